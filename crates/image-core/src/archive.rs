@@ -774,8 +774,10 @@ fn write_tar(entries: &BTreeMap<String, OutEntry>, mtime: u64) -> std::io::Resul
     builder.into_inner()
 }
 
-/// The chain IDs of `diff_ids`, as moby's `layer.CreateChainID` computes them.
-fn chain_ids(diff_ids: &[String]) -> Vec<String> {
+/// The chain IDs of `diff_ids`, base first, as moby's `layer.CreateChainID`
+/// computes them: the first is the first diff ID, each next is the digest of
+/// `"<previous chain id> <diff id>"`.
+pub fn chain_ids(diff_ids: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(diff_ids.len());
     for diff_id in diff_ids {
         let next = match out.last() {

@@ -23,8 +23,8 @@ use crate::archive::{ArchiveImage, FixtureImage, write_archive};
 use crate::error::{ConflictReason, ErrorKind, ImageError};
 use crate::filter::{ImageFilters, PruneFilters};
 use crate::model::{
-    ImageSummary, ListOptions, ProgressEvent, PruneOptions, PullOptions, PushOptions,
-    RemoveAction, RemoveOptions,
+    ImageSummary, ListOptions, ProgressEvent, PruneOptions, PullOptions, PushOptions, RemoveAction,
+    RemoveOptions,
 };
 use crate::service::{DynImageService, ImageServiceExt};
 
@@ -101,7 +101,9 @@ fn expect_kind<T: fmt::Debug>(
             "{what}: expected a {kind} error, got {} ({error})",
             error.kind()
         )),
-        Ok(value) => fail(format!("{what}: expected a {kind} error, got success: {value:?}")),
+        Ok(value) => fail(format!(
+            "{what}: expected a {kind} error, got success: {value:?}"
+        )),
     }
 }
 
@@ -144,12 +146,24 @@ async fn load(h: &dyn Harness, images: &[ArchiveImage]) -> Result<(), CaseFailur
 async fn cleanup(h: &dyn Harness, case: &str, ids: &[String]) {
     let service = h.service();
     let prefix = repo(case, "");
-    if let Ok(images) = service.list(&ListOptions { all: true, ..ListOptions::default() }).await {
+    if let Ok(images) = service
+        .list(&ListOptions {
+            all: true,
+            ..ListOptions::default()
+        })
+        .await
+    {
         for image in images {
             for tag in image.repo_tags.iter().chain(image.repo_digests.iter()) {
                 if tag.starts_with(&prefix) || tag.contains(&format!("/{prefix}")) {
                     let _ = service
-                        .remove(tag, &RemoveOptions { force: true, no_prune: false })
+                        .remove(
+                            tag,
+                            &RemoveOptions {
+                                force: true,
+                                no_prune: false,
+                            },
+                        )
                         .await;
                 }
             }
@@ -157,14 +171,19 @@ async fn cleanup(h: &dyn Harness, case: &str, ids: &[String]) {
     }
     for id in ids {
         let _ = service
-            .remove(id, &RemoveOptions { force: true, no_prune: false })
+            .remove(
+                id,
+                &RemoveOptions {
+                    force: true,
+                    no_prune: false,
+                },
+            )
             .await;
     }
 }
 
 async fn list_all(h: &dyn Harness) -> Result<Vec<ImageSummary>, CaseFailure> {
-    Ok(h
-        .service()
+    Ok(h.service()
         .list(&ListOptions {
             all: true,
             ..ListOptions::default()
@@ -172,9 +191,11 @@ async fn list_all(h: &dyn Harness) -> Result<Vec<ImageSummary>, CaseFailure> {
         .await?)
 }
 
-async fn list_filtered(h: &dyn Harness, filters: &[&str]) -> Result<Vec<ImageSummary>, CaseFailure> {
-    Ok(h
-        .service()
+async fn list_filtered(
+    h: &dyn Harness,
+    filters: &[&str],
+) -> Result<Vec<ImageSummary>, CaseFailure> {
+    Ok(h.service()
         .list(&ListOptions {
             filters: ImageFilters::parse(filters)?,
             ..ListOptions::default()
@@ -286,17 +307,50 @@ pub async fn list_shows_loaded_images(h: &dyn Harness) -> CaseResult {
         let listed_app = images
             .iter()
             .find(|i| i.id == app.id())
-            .ok_or_else(|| CaseFailure { message: format!("{} is not listed", app.id()) })?;
-        ensure!(listed_app.repo_tags == vec![repo(CASE, "app:1.0")], "app tags: {:?}", listed_app.repo_tags);
-        ensure!(listed_app.created == Some(new_time()), "app created: {:?}", listed_app.created);
-        ensure!(listed_app.labels.get("org.example.role").map(String::as_str) == Some("app"), "labels: {:?}", listed_app.labels);
-        ensure!(listed_app.containers == 0, "containers: {}", listed_app.containers);
+            .ok_or_else(|| CaseFailure {
+                message: format!("{} is not listed", app.id()),
+            })?;
+        ensure!(
+            listed_app.repo_tags == vec![repo(CASE, "app:1.0")],
+            "app tags: {:?}",
+            listed_app.repo_tags
+        );
+        ensure!(
+            listed_app.created == Some(new_time()),
+            "app created: {:?}",
+            listed_app.created
+        );
+        ensure!(
+            listed_app
+                .labels
+                .get("org.example.role")
+                .map(String::as_str)
+                == Some("app"),
+            "labels: {:?}",
+            listed_app.labels
+        );
+        ensure!(
+            listed_app.containers == 0,
+            "containers: {}",
+            listed_app.containers
+        );
         let listed_base = images
             .iter()
             .find(|i| i.id == base.id())
-            .ok_or_else(|| CaseFailure { message: "base is not listed".into() })?;
-        ensure!(listed_app.size > listed_base.size, "the app ({}) must be larger than its base ({})", listed_app.size, listed_base.size);
-        ensure!(listed_base.size >= 9, "base size {} is smaller than its file", listed_base.size);
+            .ok_or_else(|| CaseFailure {
+                message: "base is not listed".into(),
+            })?;
+        ensure!(
+            listed_app.size > listed_base.size,
+            "the app ({}) must be larger than its base ({})",
+            listed_app.size,
+            listed_base.size
+        );
+        ensure!(
+            listed_base.size >= 9,
+            "base size {} is smaller than its file",
+            listed_base.size
+        );
         // Newest first.
         let app_pos = images.iter().position(|i| i.id == app.id());
         let base_pos = images.iter().position(|i| i.id == base.id());
@@ -312,22 +366,51 @@ pub async fn list_shows_loaded_images(h: &dyn Harness) -> CaseResult {
 pub async fn list_filters_by_reference(h: &dyn Harness) -> CaseResult {
     const CASE: &str = "reffilter";
     cleanup(h, CASE, &[]).await;
-    let one = FixtureImage::new("reffilter-one").layer_with_file("one", b"1").tag(&repo(CASE, "web:1")).build()?;
-    let two = FixtureImage::new("reffilter-two").layer_with_file("two", b"2").tag(&repo(CASE, "web:2")).build()?;
-    let db = FixtureImage::new("reffilter-db").layer_with_file("db", b"3").tag(&repo(CASE, "db:1")).build()?;
+    let one = FixtureImage::new("reffilter-one")
+        .layer_with_file("one", b"1")
+        .tag(&repo(CASE, "web:1"))
+        .build()?;
+    let two = FixtureImage::new("reffilter-two")
+        .layer_with_file("two", b"2")
+        .tag(&repo(CASE, "web:2"))
+        .build()?;
+    let db = FixtureImage::new("reffilter-db")
+        .layer_with_file("db", b"3")
+        .tag(&repo(CASE, "db:1"))
+        .build()?;
     load(h, &[one.clone(), two.clone(), db.clone()]).await?;
     let result = async {
         let web = list_filtered(h, &[&format!("reference={}", repo(CASE, "web"))]).await?;
-        ensure!(ids_of(&web) == BTreeSet::from([one.id(), two.id()]), "reference=web: {:?}", tags_of(&web));
+        ensure!(
+            ids_of(&web) == BTreeSet::from([one.id(), two.id()]),
+            "reference=web: {:?}",
+            tags_of(&web)
+        );
         let web1 = list_filtered(h, &[&format!("reference={}:1", repo(CASE, "web"))]).await?;
-        ensure!(ids_of(&web1) == BTreeSet::from([one.id()]), "reference=web:1: {:?}", tags_of(&web1));
+        ensure!(
+            ids_of(&web1) == BTreeSet::from([one.id()]),
+            "reference=web:1: {:?}",
+            tags_of(&web1)
+        );
         let glob = list_filtered(h, &[&format!("reference={}:*", repo(CASE, "*"))]).await?;
-        ensure!(ids_of(&glob) == BTreeSet::from([one.id(), two.id(), db.id()]), "glob: {:?}", tags_of(&glob));
-        let either = list_filtered(h, &[
-            &format!("reference={}:2", repo(CASE, "web")),
-            &format!("reference={}", repo(CASE, "db")),
-        ]).await?;
-        ensure!(ids_of(&either) == BTreeSet::from([two.id(), db.id()]), "OR of references: {:?}", tags_of(&either));
+        ensure!(
+            ids_of(&glob) == BTreeSet::from([one.id(), two.id(), db.id()]),
+            "glob: {:?}",
+            tags_of(&glob)
+        );
+        let either = list_filtered(
+            h,
+            &[
+                &format!("reference={}:2", repo(CASE, "web")),
+                &format!("reference={}", repo(CASE, "db")),
+            ],
+        )
+        .await?;
+        ensure!(
+            ids_of(&either) == BTreeSet::from([two.id(), db.id()]),
+            "OR of references: {:?}",
+            tags_of(&either)
+        );
         Ok(())
     }
     .await;
@@ -339,26 +422,53 @@ pub async fn list_filters_by_reference(h: &dyn Harness) -> CaseResult {
 pub async fn list_filters_by_label(h: &dyn Harness) -> CaseResult {
     const CASE: &str = "labelfilter";
     cleanup(h, CASE, &[]).await;
-    let a = FixtureImage::new("label-a").layer_with_file("a", b"a")
-        .label("imgctl.test", CASE).label("tier", "web").label("env", "prod")
-        .tag(&repo(CASE, "a:1")).build()?;
-    let b = FixtureImage::new("label-b").layer_with_file("b", b"b")
-        .label("imgctl.test", CASE).label("tier", "web").label("env", "dev")
-        .tag(&repo(CASE, "b:1")).build()?;
-    let c = FixtureImage::new("label-c").layer_with_file("c", b"c")
-        .label("imgctl.test", CASE).label("tier", "db")
-        .tag(&repo(CASE, "c:1")).build()?;
+    let a = FixtureImage::new("label-a")
+        .layer_with_file("a", b"a")
+        .label("imgctl.test", CASE)
+        .label("tier", "web")
+        .label("env", "prod")
+        .tag(&repo(CASE, "a:1"))
+        .build()?;
+    let b = FixtureImage::new("label-b")
+        .layer_with_file("b", b"b")
+        .label("imgctl.test", CASE)
+        .label("tier", "web")
+        .label("env", "dev")
+        .tag(&repo(CASE, "b:1"))
+        .build()?;
+    let c = FixtureImage::new("label-c")
+        .layer_with_file("c", b"c")
+        .label("imgctl.test", CASE)
+        .label("tier", "db")
+        .tag(&repo(CASE, "c:1"))
+        .build()?;
     load(h, &[a.clone(), b.clone(), c.clone()]).await?;
     let scope = format!("label=imgctl.test={CASE}");
     let result = async {
         let web = list_filtered(h, &[&scope, "label=tier=web"]).await?;
-        ensure!(ids_of(&web) == BTreeSet::from([a.id(), b.id()]), "tier=web: {:?}", tags_of(&web));
+        ensure!(
+            ids_of(&web) == BTreeSet::from([a.id(), b.id()]),
+            "tier=web: {:?}",
+            tags_of(&web)
+        );
         let web_prod = list_filtered(h, &[&scope, "label=tier=web", "label=env=prod"]).await?;
-        ensure!(ids_of(&web_prod) == BTreeSet::from([a.id()]), "AND of labels: {:?}", tags_of(&web_prod));
+        ensure!(
+            ids_of(&web_prod) == BTreeSet::from([a.id()]),
+            "AND of labels: {:?}",
+            tags_of(&web_prod)
+        );
         let has_env = list_filtered(h, &[&scope, "label=env"]).await?;
-        ensure!(ids_of(&has_env) == BTreeSet::from([a.id(), b.id()]), "label key only: {:?}", tags_of(&has_env));
+        ensure!(
+            ids_of(&has_env) == BTreeSet::from([a.id(), b.id()]),
+            "label key only: {:?}",
+            tags_of(&has_env)
+        );
         let not_web = list_filtered(h, &[&scope, "label!=tier=web"]).await?;
-        ensure!(ids_of(&not_web) == BTreeSet::from([c.id()]), "label!=: {:?}", tags_of(&not_web));
+        ensure!(
+            ids_of(&not_web) == BTreeSet::from([c.id()]),
+            "label!=: {:?}",
+            tags_of(&not_web)
+        );
         Ok(())
     }
     .await;
@@ -370,20 +480,36 @@ pub async fn list_filters_by_label(h: &dyn Harness) -> CaseResult {
 pub async fn list_filters_dangling(h: &dyn Harness) -> CaseResult {
     const CASE: &str = "dangling";
     cleanup(h, CASE, &[]).await;
-    let tagged = FixtureImage::new("dangling-tagged").layer_with_file("t", b"t")
-        .label("imgctl.test", CASE).tag(&repo(CASE, "kept:1")).build()?;
-    let loose = FixtureImage::new("dangling-loose").layer_with_file("l", b"l")
-        .label("imgctl.test", CASE).build()?;
+    let tagged = FixtureImage::new("dangling-tagged")
+        .layer_with_file("t", b"t")
+        .label("imgctl.test", CASE)
+        .tag(&repo(CASE, "kept:1"))
+        .build()?;
+    let loose = FixtureImage::new("dangling-loose")
+        .layer_with_file("l", b"l")
+        .label("imgctl.test", CASE)
+        .build()?;
     load(h, &[tagged.clone(), loose.clone()]).await?;
     let scope = format!("label=imgctl.test={CASE}");
     let result = async {
         for value in ["true", "1"] {
             let dangling = list_filtered(h, &[&scope, &format!("dangling={value}")]).await?;
-            ensure!(ids_of(&dangling) == BTreeSet::from([loose.id()]), "dangling={value}: {:?}", ids_of(&dangling));
-            ensure!(dangling.iter().all(ImageSummary::is_dangling), "dangling images must have no tags");
+            ensure!(
+                ids_of(&dangling) == BTreeSet::from([loose.id()]),
+                "dangling={value}: {:?}",
+                ids_of(&dangling)
+            );
+            ensure!(
+                dangling.iter().all(ImageSummary::is_dangling),
+                "dangling images must have no tags"
+            );
         }
         let kept = list_filtered(h, &[&scope, "dangling=false"]).await?;
-        ensure!(ids_of(&kept) == BTreeSet::from([tagged.id()]), "dangling=false: {:?}", ids_of(&kept));
+        ensure!(
+            ids_of(&kept) == BTreeSet::from([tagged.id()]),
+            "dangling=false: {:?}",
+            ids_of(&kept)
+        );
         Ok(())
     }
     .await;
@@ -397,7 +523,10 @@ pub async fn list_filters_before_since(h: &dyn Harness) -> CaseResult {
     cleanup(h, CASE, &[]).await;
     let mut made = Vec::new();
     for (i, year) in [2019, 2021, 2023].iter().enumerate() {
-        let created = Utc.with_ymd_and_hms(*year, 1, 1, 0, 0, 0).single().unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+        let created = Utc
+            .with_ymd_and_hms(*year, 1, 1, 0, 0, 0)
+            .single()
+            .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
         made.push(
             FixtureImage::new(&format!("beforesince-{i}"))
                 .layer_with_file("n", format!("{i}").as_bytes())
@@ -411,16 +540,40 @@ pub async fn list_filters_before_since(h: &dyn Harness) -> CaseResult {
     let ids: Vec<String> = made.iter().map(ArchiveImage::id).collect();
     let scope = format!("label=imgctl.test={CASE}");
     let result = async {
-        let before = list_filtered(h, &[&scope, &format!("before={}", repo(CASE, "v:2023"))]).await?;
-        ensure!(ids_of(&before) == BTreeSet::from([ids[0].clone(), ids[1].clone()]), "before: {:?}", tags_of(&before));
+        let before =
+            list_filtered(h, &[&scope, &format!("before={}", repo(CASE, "v:2023"))]).await?;
+        ensure!(
+            ids_of(&before) == BTreeSet::from([ids[0].clone(), ids[1].clone()]),
+            "before: {:?}",
+            tags_of(&before)
+        );
         let since = list_filtered(h, &[&scope, &format!("since={}", repo(CASE, "v:2019"))]).await?;
-        ensure!(ids_of(&since) == BTreeSet::from([ids[1].clone(), ids[2].clone()]), "since: {:?}", tags_of(&since));
-        let middle = list_filtered(h, &[&scope, &format!("since={}", &ids[0][7..19]), &format!("before={}", repo(CASE, "v:2023"))]).await?;
-        ensure!(ids_of(&middle) == BTreeSet::from([ids[1].clone()]), "since+before: {:?}", tags_of(&middle));
-        let missing = h.service().list(&ListOptions {
-            filters: ImageFilters::parse([format!("before={}", repo(CASE, "nope:1"))])?,
-            ..ListOptions::default()
-        }).await;
+        ensure!(
+            ids_of(&since) == BTreeSet::from([ids[1].clone(), ids[2].clone()]),
+            "since: {:?}",
+            tags_of(&since)
+        );
+        let middle = list_filtered(
+            h,
+            &[
+                &scope,
+                &format!("since={}", &ids[0][7..19]),
+                &format!("before={}", repo(CASE, "v:2023")),
+            ],
+        )
+        .await?;
+        ensure!(
+            ids_of(&middle) == BTreeSet::from([ids[1].clone()]),
+            "since+before: {:?}",
+            tags_of(&middle)
+        );
+        let missing = h
+            .service()
+            .list(&ListOptions {
+                filters: ImageFilters::parse([format!("before={}", repo(CASE, "nope:1"))])?,
+                ..ListOptions::default()
+            })
+            .await;
         expect_kind(missing, ErrorKind::NotFound, "before= a missing image")?;
         Ok(())
     }
@@ -433,19 +586,39 @@ pub async fn list_filters_before_since(h: &dyn Harness) -> CaseResult {
 pub async fn list_filters_until(h: &dyn Harness) -> CaseResult {
     const CASE: &str = "until";
     cleanup(h, CASE, &[]).await;
-    let old = FixtureImage::new("until-old").layer_with_file("o", b"o").label("imgctl.test", CASE)
-        .created(old_time()).tag(&repo(CASE, "old:1")).build()?;
-    let new = FixtureImage::new("until-new").layer_with_file("n", b"n").label("imgctl.test", CASE)
-        .created(Utc::now()).tag(&repo(CASE, "new:1")).build()?;
+    let old = FixtureImage::new("until-old")
+        .layer_with_file("o", b"o")
+        .label("imgctl.test", CASE)
+        .created(old_time())
+        .tag(&repo(CASE, "old:1"))
+        .build()?;
+    let new = FixtureImage::new("until-new")
+        .layer_with_file("n", b"n")
+        .label("imgctl.test", CASE)
+        .created(Utc::now())
+        .tag(&repo(CASE, "new:1"))
+        .build()?;
     load(h, &[old.clone(), new.clone()]).await?;
     let scope = format!("label=imgctl.test={CASE}");
     let result = async {
         let by_time = list_filtered(h, &[&scope, "until=2022-01-01T00:00:00Z"]).await?;
-        ensure!(ids_of(&by_time) == BTreeSet::from([old.id()]), "until=RFC3339: {:?}", tags_of(&by_time));
+        ensure!(
+            ids_of(&by_time) == BTreeSet::from([old.id()]),
+            "until=RFC3339: {:?}",
+            tags_of(&by_time)
+        );
         let by_duration = list_filtered(h, &[&scope, "until=720h"]).await?;
-        ensure!(ids_of(&by_duration) == BTreeSet::from([old.id()]), "until=720h: {:?}", tags_of(&by_duration));
+        ensure!(
+            ids_of(&by_duration) == BTreeSet::from([old.id()]),
+            "until=720h: {:?}",
+            tags_of(&by_duration)
+        );
         let by_unix = list_filtered(h, &[&scope, "until=1600000000"]).await?;
-        ensure!(ids_of(&by_unix) == BTreeSet::from([old.id()]), "until=unix: {:?}", tags_of(&by_unix));
+        ensure!(
+            ids_of(&by_unix) == BTreeSet::from([old.id()]),
+            "until=unix: {:?}",
+            tags_of(&by_unix)
+        );
         Ok(())
     }
     .await;
@@ -456,15 +629,41 @@ pub async fn list_filters_until(h: &dyn Harness) -> CaseResult {
 /// Unknown filter keys and bad values are invalid-filter errors, with
 /// docker's wording.
 pub async fn list_rejects_bad_filters(h: &dyn Harness) -> CaseResult {
-    let error = expect_kind(ImageFilters::parse(["bogus=1"]), ErrorKind::InvalidFilter, "bogus key")?;
-    ensure!(error.to_string() == "invalid filter 'bogus'", "message: {error}");
-    expect_kind(ImageFilters::parse(["dangling=maybe"]), ErrorKind::InvalidFilter, "dangling=maybe")?;
-    expect_kind(ImageFilters::parse(["until=yesterday"]), ErrorKind::InvalidFilter, "until=yesterday")?;
-    expect_kind(ImageFilters::parse(["reference=[bad"]), ErrorKind::InvalidFilter, "reference=[bad")?;
-    expect_kind(PruneFilters::parse(["before=x"]), ErrorKind::InvalidFilter, "prune before=")?;
+    let error = expect_kind(
+        ImageFilters::parse(["bogus=1"]),
+        ErrorKind::InvalidFilter,
+        "bogus key",
+    )?;
+    ensure!(
+        error.to_string() == "invalid filter 'bogus'",
+        "message: {error}"
+    );
+    expect_kind(
+        ImageFilters::parse(["dangling=maybe"]),
+        ErrorKind::InvalidFilter,
+        "dangling=maybe",
+    )?;
+    expect_kind(
+        ImageFilters::parse(["until=yesterday"]),
+        ErrorKind::InvalidFilter,
+        "until=yesterday",
+    )?;
+    expect_kind(
+        ImageFilters::parse(["reference=[bad"]),
+        ErrorKind::InvalidFilter,
+        "reference=[bad",
+    )?;
+    expect_kind(
+        PruneFilters::parse(["before=x"]),
+        ErrorKind::InvalidFilter,
+        "prune before=",
+    )?;
     // The service itself accepts every valid filter.
     h.service()
-        .list(&ListOptions { filters: ImageFilters::parse(["dangling=true", "label=a", "label!=b=c"])?, ..ListOptions::default() })
+        .list(&ListOptions {
+            filters: ImageFilters::parse(["dangling=true", "label=a", "label!=b=c"])?,
+            ..ListOptions::default()
+        })
         .await?;
     Ok(())
 }
@@ -486,17 +685,59 @@ pub async fn inspect_shows_config_and_layers(h: &dyn Harness) -> CaseResult {
     load(h, std::slice::from_ref(&image)).await?;
     let result = async {
         let details = h.service().inspect(&repo(CASE, "web:2")).await?;
-        ensure!(details.id == image.id(), "id {} != {}", details.id, image.id());
-        ensure!(details.repo_tags == vec![repo(CASE, "web:2")], "tags {:?}", details.repo_tags);
-        ensure!(details.os == "linux" && details.architecture == "amd64", "platform {}", details.platform());
-        ensure!(details.config.env.contains(&"GREETING=hello".to_string()), "env {:?}", details.config.env);
-        ensure!(details.config.cmd == vec!["/bin/true".to_string(), "--serve".to_string()], "cmd {:?}", details.config.cmd);
-        ensure!(details.config.labels.get("maintainer").map(String::as_str) == Some("imgctl"), "labels {:?}", details.config.labels);
-        ensure!(details.root_fs.kind == "layers", "rootfs type {}", details.root_fs.kind);
-        ensure!(details.root_fs.layers == image.diff_ids(), "layers {:?}", details.root_fs.layers);
-        ensure!(details.created == Some(new_time()), "created {:?}", details.created);
-        let json = serde_json::to_value(&details).map_err(|e| CaseFailure { message: e.to_string() })?;
-        ensure!(json["Config"]["Env"].is_array() && json["RootFS"]["Layers"].is_array(), "docker field names: {json}");
+        ensure!(
+            details.id == image.id(),
+            "id {} != {}",
+            details.id,
+            image.id()
+        );
+        ensure!(
+            details.repo_tags == vec![repo(CASE, "web:2")],
+            "tags {:?}",
+            details.repo_tags
+        );
+        ensure!(
+            details.os == "linux" && details.architecture == "amd64",
+            "platform {}",
+            details.platform()
+        );
+        ensure!(
+            details.config.env.contains(&"GREETING=hello".to_string()),
+            "env {:?}",
+            details.config.env
+        );
+        ensure!(
+            details.config.cmd == vec!["/bin/true".to_string(), "--serve".to_string()],
+            "cmd {:?}",
+            details.config.cmd
+        );
+        ensure!(
+            details.config.labels.get("maintainer").map(String::as_str) == Some("imgctl"),
+            "labels {:?}",
+            details.config.labels
+        );
+        ensure!(
+            details.root_fs.kind == "layers",
+            "rootfs type {}",
+            details.root_fs.kind
+        );
+        ensure!(
+            details.root_fs.layers == image.diff_ids(),
+            "layers {:?}",
+            details.root_fs.layers
+        );
+        ensure!(
+            details.created == Some(new_time()),
+            "created {:?}",
+            details.created
+        );
+        let json = serde_json::to_value(&details).map_err(|e| CaseFailure {
+            message: e.to_string(),
+        })?;
+        ensure!(
+            json["Config"]["Env"].is_array() && json["RootFS"]["Layers"].is_array(),
+            "docker field names: {json}"
+        );
         Ok(())
     }
     .await;
@@ -508,12 +749,20 @@ pub async fn inspect_shows_config_and_layers(h: &dyn Harness) -> CaseResult {
 pub async fn inspect_by_short_id_and_digest(h: &dyn Harness) -> CaseResult {
     const CASE: &str = "byid";
     cleanup(h, CASE, &[]).await;
-    let image = FixtureImage::new(CASE).layer_with_file("x", b"by id").tag(&repo(CASE, "x:1")).build()?;
+    let image = FixtureImage::new(CASE)
+        .layer_with_file("x", b"by id")
+        .tag(&repo(CASE, "x:1"))
+        .build()?;
     load(h, std::slice::from_ref(&image)).await?;
     let id = image.id();
     let hex = id.trim_start_matches("sha256:").to_string();
     let result = async {
-        for name in [id.clone(), hex.clone(), hex[..12].to_string(), format!("sha256:{}", &hex[..12])] {
+        for name in [
+            id.clone(),
+            hex.clone(),
+            hex[..12].to_string(),
+            format!("sha256:{}", &hex[..12]),
+        ] {
             let details = h.service().inspect(&name).await?;
             ensure!(details.id == id, "inspect {name} gave {}", details.id);
         }
@@ -540,12 +789,32 @@ pub async fn history_lists_layers_newest_first(h: &dyn Harness) -> CaseResult {
     let result = async {
         let history = h.service().history(&repo(CASE, "h:1")).await?;
         let layered: Vec<_> = history.iter().filter(|e| e.size > 0).collect();
-        ensure!(layered.len() == 3, "three layers with content, got {history:?}");
-        ensure!(history.first().map(|e| e.id.as_str()) == Some(image.id().as_str()), "top entry id: {:?}", history.first());
-        ensure!(history.first().map(|e| e.tags.clone()) == Some(vec![repo(CASE, "h:1")]), "top entry tags");
-        ensure!(history.iter().skip(1).all(|e| e.id == "<missing>"), "loaded images have no parent chain: {history:?}");
-        ensure!(history.first().map(|e| e.size) == Some(12), "top layer size: {:?}", history.first().map(|e| e.size));
-        ensure!(history.windows(2).all(|w| w[0].created >= w[1].created), "newest first");
+        ensure!(
+            layered.len() == 3,
+            "three layers with content, got {history:?}"
+        );
+        ensure!(
+            history.first().map(|e| e.id.as_str()) == Some(image.id().as_str()),
+            "top entry id: {:?}",
+            history.first()
+        );
+        ensure!(
+            history.first().map(|e| e.tags.clone()) == Some(vec![repo(CASE, "h:1")]),
+            "top entry tags"
+        );
+        ensure!(
+            history.iter().skip(1).all(|e| e.id == "<missing>"),
+            "loaded images have no parent chain: {history:?}"
+        );
+        ensure!(
+            history.first().map(|e| e.size) == Some(12),
+            "top layer size: {:?}",
+            history.first().map(|e| e.size)
+        );
+        ensure!(
+            history.windows(2).all(|w| w[0].created >= w[1].created),
+            "newest first"
+        );
         Ok(())
     }
     .await;
@@ -557,7 +826,10 @@ pub async fn history_lists_layers_newest_first(h: &dyn Harness) -> CaseResult {
 pub async fn tag_and_untag(h: &dyn Harness) -> CaseResult {
     const CASE: &str = "tag";
     cleanup(h, CASE, &[]).await;
-    let image = FixtureImage::new(CASE).layer_with_file("t", b"tag me").tag(&repo(CASE, "a:1")).build()?;
+    let image = FixtureImage::new(CASE)
+        .layer_with_file("t", b"tag me")
+        .tag(&repo(CASE, "a:1"))
+        .build()?;
     load(h, std::slice::from_ref(&image)).await?;
     let service = h.service();
     let result = async {
@@ -565,12 +837,31 @@ pub async fn tag_and_untag(h: &dyn Harness) -> CaseResult {
         service.tag(&image.id(), &repo(CASE, "c")).await?;
         let details = service.inspect(&repo(CASE, "c:latest")).await?;
         let tags: BTreeSet<_> = details.repo_tags.iter().cloned().collect();
-        ensure!(tags == BTreeSet::from([repo(CASE, "a:1"), repo(CASE, "b:2"), repo(CASE, "c:latest")]), "tags {tags:?}");
-        let actions = service.remove(&repo(CASE, "b:2"), &RemoveOptions::default()).await?;
-        ensure!(actions == vec![RemoveAction::Untagged(repo(CASE, "b:2"))], "untag only: {actions:?}");
-        ensure!(service.exists(&image.id()).await?, "image must survive an untag");
-        expect_kind(service.tag(&repo(CASE, "a:1"), "Bad:Tag").await, ErrorKind::InvalidReference, "uppercase target")?;
-        expect_kind(service.tag(&repo(CASE, "nope:1"), &repo(CASE, "x:1")).await, ErrorKind::NotFound, "missing source")?;
+        ensure!(
+            tags == BTreeSet::from([repo(CASE, "a:1"), repo(CASE, "b:2"), repo(CASE, "c:latest")]),
+            "tags {tags:?}"
+        );
+        let actions = service
+            .remove(&repo(CASE, "b:2"), &RemoveOptions::default())
+            .await?;
+        ensure!(
+            actions == vec![RemoveAction::Untagged(repo(CASE, "b:2"))],
+            "untag only: {actions:?}"
+        );
+        ensure!(
+            service.exists(&image.id()).await?,
+            "image must survive an untag"
+        );
+        expect_kind(
+            service.tag(&repo(CASE, "a:1"), "Bad:Tag").await,
+            ErrorKind::InvalidReference,
+            "uppercase target",
+        )?;
+        expect_kind(
+            service.tag(&repo(CASE, "nope:1"), &repo(CASE, "x:1")).await,
+            ErrorKind::NotFound,
+            "missing source",
+        )?;
         Ok(())
     }
     .await;
@@ -583,26 +874,66 @@ pub async fn tag_and_untag(h: &dyn Harness) -> CaseResult {
 pub async fn remove_refuses_image_in_use(h: &dyn Harness) -> CaseResult {
     const CASE: &str = "inuse";
     cleanup(h, CASE, &[]).await;
-    let image = FixtureImage::new(CASE).layer_with_file("u", b"used").tag(&repo(CASE, "used:1")).build()?;
+    let image = FixtureImage::new(CASE)
+        .layer_with_file("u", b"used")
+        .tag(&repo(CASE, "used:1"))
+        .build()?;
     load(h, std::slice::from_ref(&image)).await?;
     let service = h.service();
-    let container = h.create_container(&repo(CASE, "used:1"), "imgctl-conformance-inuse").await?;
-    let result = async {
-        let error = expect_kind(service.remove(&repo(CASE, "used:1"), &RemoveOptions::default()).await, ErrorKind::Conflict, "remove the only tag of an image in use")?;
-        ensure!(error.to_string().contains(&container[..12]), "the error names the container: {error}");
-        let error = expect_kind(service.remove(&image.id(), &RemoveOptions::default()).await, ErrorKind::Conflict, "remove by ID an image in use")?;
-        match &error {
-            ImageError::Conflict { reason: ConflictReason::InUse { containers }, .. } => {
-                ensure!(containers.iter().any(|c| container.starts_with(c.as_str()) || c.starts_with(&container[..12])), "conflict names {containers:?}, not {container}");
+    let container = h
+        .create_container(&repo(CASE, "used:1"), "imgctl-conformance-inuse")
+        .await?;
+    let result =
+        async {
+            let error = expect_kind(
+                service
+                    .remove(&repo(CASE, "used:1"), &RemoveOptions::default())
+                    .await,
+                ErrorKind::Conflict,
+                "remove the only tag of an image in use",
+            )?;
+            ensure!(
+                error.to_string().contains(&container[..12]),
+                "the error names the container: {error}"
+            );
+            let error = expect_kind(
+                service.remove(&image.id(), &RemoveOptions::default()).await,
+                ErrorKind::Conflict,
+                "remove by ID an image in use",
+            )?;
+            match &error {
+                ImageError::Conflict {
+                    reason: ConflictReason::InUse { containers },
+                    ..
+                } => {
+                    ensure!(
+                        containers.iter().any(|c| container.starts_with(c.as_str())
+                            || c.starts_with(&container[..12])),
+                        "conflict names {containers:?}, not {container}"
+                    );
+                }
+                other => return fail(format!("expected an in-use conflict, got {other:?}")),
             }
-            other => return fail(format!("expected an in-use conflict, got {other:?}")),
+            ensure!(
+                service.exists(&image.id()).await?,
+                "a refused remove must leave the image"
+            );
+            let actions = service
+                .remove(
+                    &repo(CASE, "used:1"),
+                    &RemoveOptions {
+                        force: true,
+                        no_prune: false,
+                    },
+                )
+                .await?;
+            ensure!(
+                actions.contains(&RemoveAction::Untagged(repo(CASE, "used:1"))),
+                "forced remove untags: {actions:?}"
+            );
+            Ok(())
         }
-        ensure!(service.exists(&image.id()).await?, "a refused remove must leave the image");
-        let actions = service.remove(&repo(CASE, "used:1"), &RemoveOptions { force: true, no_prune: false }).await?;
-        ensure!(actions.contains(&RemoveAction::Untagged(repo(CASE, "used:1"))), "forced remove untags: {actions:?}");
-        Ok(())
-    }
-    .await;
+        .await;
     let _ = h.remove_container(&container).await;
     cleanup(h, CASE, &[image.id()]).await;
     result
@@ -612,13 +943,33 @@ pub async fn remove_refuses_image_in_use(h: &dyn Harness) -> CaseResult {
 pub async fn remove_refuses_running_even_forced(h: &dyn Harness) -> CaseResult {
     const CASE: &str = "running";
     cleanup(h, CASE, &[]).await;
-    let image = FixtureImage::new(CASE).layer_with_file("r", b"running").tag(&repo(CASE, "run:1")).build()?;
+    let image = FixtureImage::new(CASE)
+        .layer_with_file("r", b"running")
+        .tag(&repo(CASE, "run:1"))
+        .build()?;
     load(h, std::slice::from_ref(&image)).await?;
     let service = h.service();
-    let container = h.run_container(&repo(CASE, "run:1"), "imgctl-conformance-running").await?;
+    let container = h
+        .run_container(&repo(CASE, "run:1"), "imgctl-conformance-running")
+        .await?;
     let result = async {
-        let error = expect_kind(service.remove(&image.id(), &RemoveOptions { force: true, no_prune: false }).await, ErrorKind::Conflict, "force-remove by ID an image a running container uses")?;
-        ensure!(error.to_string().contains("cannot be forced"), "docker's wording: {error}");
+        let error = expect_kind(
+            service
+                .remove(
+                    &image.id(),
+                    &RemoveOptions {
+                        force: true,
+                        no_prune: false,
+                    },
+                )
+                .await,
+            ErrorKind::Conflict,
+            "force-remove by ID an image a running container uses",
+        )?;
+        ensure!(
+            error.to_string().contains("cannot be forced"),
+            "docker's wording: {error}"
+        );
         ensure!(service.exists(&image.id()).await?, "the image must survive");
         Ok(())
     }
@@ -633,19 +984,65 @@ pub async fn remove_refuses_running_even_forced(h: &dyn Harness) -> CaseResult {
 pub async fn remove_by_id_with_several_repositories(h: &dyn Harness) -> CaseResult {
     const CASE: &str = "multirepo";
     cleanup(h, CASE, &[]).await;
-    let image = FixtureImage::new(CASE).layer_with_file("m", b"multi").tag(&repo(CASE, "one:1")).tag(&repo(CASE, "two:1")).build()?;
+    let image = FixtureImage::new(CASE)
+        .layer_with_file("m", b"multi")
+        .tag(&repo(CASE, "one:1"))
+        .tag(&repo(CASE, "two:1"))
+        .build()?;
     load(h, std::slice::from_ref(&image)).await?;
     let service = h.service();
     let result = async {
-        let error = expect_kind(service.remove(&image.id(), &RemoveOptions::default()).await, ErrorKind::Conflict, "remove by ID with two repositories")?;
-        ensure!(matches!(&error, ImageError::Conflict { reason: ConflictReason::MultipleReferences, .. }), "reason: {error:?}");
-        ensure!(error.to_string().contains("must be forced"), "docker's wording: {error}");
-        ensure!(service.exists(&image.id()).await?, "a refused remove must leave the image");
-        let actions = service.remove(&image.id(), &RemoveOptions { force: true, no_prune: false }).await?;
-        let untagged: BTreeSet<_> = actions.iter().filter_map(|a| match a { RemoveAction::Untagged(r) => Some(r.clone()), _ => None }).collect();
-        ensure!(untagged == BTreeSet::from([repo(CASE, "one:1"), repo(CASE, "two:1")]), "untagged {untagged:?}");
-        ensure!(actions.contains(&RemoveAction::Deleted(image.id())), "deleted: {actions:?}");
-        ensure!(!service.exists(&image.id()).await?, "the image must be gone");
+        let error = expect_kind(
+            service.remove(&image.id(), &RemoveOptions::default()).await,
+            ErrorKind::Conflict,
+            "remove by ID with two repositories",
+        )?;
+        ensure!(
+            matches!(
+                &error,
+                ImageError::Conflict {
+                    reason: ConflictReason::MultipleReferences,
+                    ..
+                }
+            ),
+            "reason: {error:?}"
+        );
+        ensure!(
+            error.to_string().contains("must be forced"),
+            "docker's wording: {error}"
+        );
+        ensure!(
+            service.exists(&image.id()).await?,
+            "a refused remove must leave the image"
+        );
+        let actions = service
+            .remove(
+                &image.id(),
+                &RemoveOptions {
+                    force: true,
+                    no_prune: false,
+                },
+            )
+            .await?;
+        let untagged: BTreeSet<_> = actions
+            .iter()
+            .filter_map(|a| match a {
+                RemoveAction::Untagged(r) => Some(r.clone()),
+                _ => None,
+            })
+            .collect();
+        ensure!(
+            untagged == BTreeSet::from([repo(CASE, "one:1"), repo(CASE, "two:1")]),
+            "untagged {untagged:?}"
+        );
+        ensure!(
+            actions.contains(&RemoveAction::Deleted(image.id())),
+            "deleted: {actions:?}"
+        );
+        ensure!(
+            !service.exists(&image.id()).await?,
+            "the image must be gone"
+        );
         Ok(())
     }
     .await;
@@ -658,18 +1055,34 @@ pub async fn remove_keeps_shared_layers(h: &dyn Harness) -> CaseResult {
     const CASE: &str = "shared";
     cleanup(h, CASE, &[]).await;
     let base = base_image(CASE)?;
-    let left = FixtureImage::new("shared-left").on_top_of(&base).layer_with_file("left", b"left").tag(&repo(CASE, "left:1")).build()?;
-    let right = FixtureImage::new("shared-right").on_top_of(&base).layer_with_file("right", b"right").tag(&repo(CASE, "right:1")).build()?;
+    let left = FixtureImage::new("shared-left")
+        .on_top_of(&base)
+        .layer_with_file("left", b"left")
+        .tag(&repo(CASE, "left:1"))
+        .build()?;
+    let right = FixtureImage::new("shared-right")
+        .on_top_of(&base)
+        .layer_with_file("right", b"right")
+        .tag(&repo(CASE, "right:1"))
+        .build()?;
     load(h, &[left.clone(), right.clone()]).await?;
     let service = h.service();
     let result = async {
-        service.remove(&repo(CASE, "left:1"), &RemoveOptions::default()).await?;
+        service
+            .remove(&repo(CASE, "left:1"), &RemoveOptions::default())
+            .await?;
         ensure!(!service.exists(&left.id()).await?, "left must be gone");
         let details = service.inspect(&repo(CASE, "right:1")).await?;
-        ensure!(details.root_fs.layers == right.diff_ids(), "right keeps its layers");
+        ensure!(
+            details.root_fs.layers == right.diff_ids(),
+            "right keeps its layers"
+        );
         let saved = service.save_to_vec(&[repo(CASE, "right:1")]).await?;
         let images = crate::archive::read_archive(&saved)?;
-        ensure!(images.len() == 1 && images[0].layers == right.layers, "right's shared layer content survives");
+        ensure!(
+            images.len() == 1 && images[0].layers == right.layers,
+            "right's shared layer content survives"
+        );
         Ok(())
     }
     .await;
@@ -688,11 +1101,19 @@ async fn check_prune_report(
     let deleted: BTreeSet<String> = report
         .actions
         .iter()
-        .filter_map(|a| match a { RemoveAction::Deleted(id) => Some(id.clone()), _ => None })
+        .filter_map(|a| match a {
+            RemoveAction::Deleted(id) => Some(id.clone()),
+            _ => None,
+        })
         .collect();
     for image in before {
         let gone = !after.contains(&image.id);
-        ensure!(gone == deleted.contains(&image.id), "image {} gone={gone} but reported deleted={}", image.id, deleted.contains(&image.id));
+        ensure!(
+            gone == deleted.contains(&image.id),
+            "image {} gone={gone} but reported deleted={}",
+            image.id,
+            deleted.contains(&image.id)
+        );
     }
     Ok(())
 }
@@ -702,17 +1123,42 @@ async fn check_prune_report(
 pub async fn prune_dangling(h: &dyn Harness) -> CaseResult {
     const CASE: &str = "prunedangling";
     cleanup(h, CASE, &[]).await;
-    let tagged = FixtureImage::new("pd-tagged").layer_with_file("t", b"tagged").label("imgctl.test", CASE).tag(&repo(CASE, "keep:1")).build()?;
-    let loose = FixtureImage::new("pd-loose").layer_with_file("l", b"dangling content").label("imgctl.test", CASE).build()?;
+    let tagged = FixtureImage::new("pd-tagged")
+        .layer_with_file("t", b"tagged")
+        .label("imgctl.test", CASE)
+        .tag(&repo(CASE, "keep:1"))
+        .build()?;
+    let loose = FixtureImage::new("pd-loose")
+        .layer_with_file("l", b"dangling content")
+        .label("imgctl.test", CASE)
+        .build()?;
     load(h, &[tagged.clone(), loose.clone()]).await?;
     let service = h.service();
     let result = async {
         let before = list_all(h).await?;
-        let report = service.prune(&PruneOptions { all: false, filters: PruneFilters::parse([format!("label=imgctl.test={CASE}")])? }).await?;
-        ensure!(report.actions.contains(&RemoveAction::Deleted(loose.id())), "dangling image deleted: {report:?}");
-        ensure!(!report.actions.contains(&RemoveAction::Deleted(tagged.id())), "tagged image kept: {report:?}");
-        ensure!(report.space_reclaimed >= 16, "space reclaimed {} must count the dangling layer", report.space_reclaimed);
-        ensure!(service.exists(&tagged.id()).await?, "tagged image must survive");
+        let report = service
+            .prune(&PruneOptions {
+                all: false,
+                filters: PruneFilters::parse([format!("label=imgctl.test={CASE}")])?,
+            })
+            .await?;
+        ensure!(
+            report.actions.contains(&RemoveAction::Deleted(loose.id())),
+            "dangling image deleted: {report:?}"
+        );
+        ensure!(
+            !report.actions.contains(&RemoveAction::Deleted(tagged.id())),
+            "tagged image kept: {report:?}"
+        );
+        ensure!(
+            report.space_reclaimed >= 16,
+            "space reclaimed {} must count the dangling layer",
+            report.space_reclaimed
+        );
+        ensure!(
+            service.exists(&tagged.id()).await?,
+            "tagged image must survive"
+        );
         check_prune_report(h, &before, &report).await?;
         Ok(())
     }
@@ -726,17 +1172,43 @@ pub async fn prune_dangling(h: &dyn Harness) -> CaseResult {
 pub async fn prune_all_keeps_used_images(h: &dyn Harness) -> CaseResult {
     const CASE: &str = "pruneall";
     cleanup(h, CASE, &[]).await;
-    let used = FixtureImage::new("pa-used").layer_with_file("u", b"used").label("imgctl.test", CASE).tag(&repo(CASE, "used:1")).build()?;
-    let unused = FixtureImage::new("pa-unused").layer_with_file("n", b"unused").label("imgctl.test", CASE).tag(&repo(CASE, "unused:1")).build()?;
+    let used = FixtureImage::new("pa-used")
+        .layer_with_file("u", b"used")
+        .label("imgctl.test", CASE)
+        .tag(&repo(CASE, "used:1"))
+        .build()?;
+    let unused = FixtureImage::new("pa-unused")
+        .layer_with_file("n", b"unused")
+        .label("imgctl.test", CASE)
+        .tag(&repo(CASE, "unused:1"))
+        .build()?;
     load(h, &[used.clone(), unused.clone()]).await?;
     let service = h.service();
-    let container = h.create_container(&repo(CASE, "used:1"), "imgctl-conformance-pruneall").await?;
+    let container = h
+        .create_container(&repo(CASE, "used:1"), "imgctl-conformance-pruneall")
+        .await?;
     let result = async {
         let before = list_all(h).await?;
-        let report = service.prune(&PruneOptions { all: true, filters: PruneFilters::parse([format!("label=imgctl.test={CASE}")])? }).await?;
-        ensure!(report.actions.contains(&RemoveAction::Untagged(repo(CASE, "unused:1"))), "unused untagged: {report:?}");
-        ensure!(report.actions.contains(&RemoveAction::Deleted(unused.id())), "unused deleted: {report:?}");
-        ensure!(service.exists(&used.id()).await?, "an image a container uses must survive prune -a");
+        let report = service
+            .prune(&PruneOptions {
+                all: true,
+                filters: PruneFilters::parse([format!("label=imgctl.test={CASE}")])?,
+            })
+            .await?;
+        ensure!(
+            report
+                .actions
+                .contains(&RemoveAction::Untagged(repo(CASE, "unused:1"))),
+            "unused untagged: {report:?}"
+        );
+        ensure!(
+            report.actions.contains(&RemoveAction::Deleted(unused.id())),
+            "unused deleted: {report:?}"
+        );
+        ensure!(
+            service.exists(&used.id()).await?,
+            "an image a container uses must survive prune -a"
+        );
         check_prune_report(h, &before, &report).await?;
         Ok(())
     }
@@ -750,9 +1222,24 @@ pub async fn prune_all_keeps_used_images(h: &dyn Harness) -> CaseResult {
 pub async fn prune_until_and_label(h: &dyn Harness) -> CaseResult {
     const CASE: &str = "prunefilters";
     cleanup(h, CASE, &[]).await;
-    let old = FixtureImage::new("pf-old").layer_with_file("o", b"old").label("imgctl.test", CASE).label("keep", "no").created(old_time()).build()?;
-    let new = FixtureImage::new("pf-new").layer_with_file("n", b"new").label("imgctl.test", CASE).label("keep", "no").created(Utc::now()).build()?;
-    let protected = FixtureImage::new("pf-protected").layer_with_file("p", b"protected").label("imgctl.test", CASE).label("keep", "yes").created(old_time()).build()?;
+    let old = FixtureImage::new("pf-old")
+        .layer_with_file("o", b"old")
+        .label("imgctl.test", CASE)
+        .label("keep", "no")
+        .created(old_time())
+        .build()?;
+    let new = FixtureImage::new("pf-new")
+        .layer_with_file("n", b"new")
+        .label("imgctl.test", CASE)
+        .label("keep", "no")
+        .created(Utc::now())
+        .build()?;
+    let protected = FixtureImage::new("pf-protected")
+        .layer_with_file("p", b"protected")
+        .label("imgctl.test", CASE)
+        .label("keep", "yes")
+        .created(old_time())
+        .build()?;
     load(h, &[old.clone(), new.clone(), protected.clone()]).await?;
     let service = h.service();
     let result = async {
@@ -762,11 +1249,32 @@ pub async fn prune_until_and_label(h: &dyn Harness) -> CaseResult {
             "until=2022-01-01T00:00:00Z".to_string(),
             "label!=keep=yes".to_string(),
         ])?;
-        let report = service.prune(&PruneOptions { all: false, filters }).await?;
-        let deleted: BTreeSet<_> = report.actions.iter().filter_map(|a| match a { RemoveAction::Deleted(id) => Some(id.clone()), _ => None }).collect();
-        ensure!(deleted.contains(&old.id()), "old unprotected image pruned: {deleted:?}");
-        ensure!(!deleted.contains(&new.id()), "new image kept by until: {deleted:?}");
-        ensure!(!deleted.contains(&protected.id()), "protected image kept by label!=: {deleted:?}");
+        let report = service
+            .prune(&PruneOptions {
+                all: false,
+                filters,
+            })
+            .await?;
+        let deleted: BTreeSet<_> = report
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                RemoveAction::Deleted(id) => Some(id.clone()),
+                _ => None,
+            })
+            .collect();
+        ensure!(
+            deleted.contains(&old.id()),
+            "old unprotected image pruned: {deleted:?}"
+        );
+        ensure!(
+            !deleted.contains(&new.id()),
+            "new image kept by until: {deleted:?}"
+        );
+        ensure!(
+            !deleted.contains(&protected.id()),
+            "protected image kept by label!=: {deleted:?}"
+        );
         check_prune_report(h, &before, &report).await?;
         Ok(())
     }
@@ -779,20 +1287,36 @@ pub async fn prune_until_and_label(h: &dyn Harness) -> CaseResult {
 pub async fn containers_using_and_counts(h: &dyn Harness) -> CaseResult {
     const CASE: &str = "usage";
     cleanup(h, CASE, &[]).await;
-    let image = FixtureImage::new(CASE).layer_with_file("c", b"containers").tag(&repo(CASE, "c:1")).build()?;
+    let image = FixtureImage::new(CASE)
+        .layer_with_file("c", b"containers")
+        .tag(&repo(CASE, "c:1"))
+        .build()?;
     load(h, std::slice::from_ref(&image)).await?;
     let service = h.service();
-    let first = h.create_container(&repo(CASE, "c:1"), "imgctl-conformance-usage-1").await?;
-    let second = h.create_container(&image.id(), "imgctl-conformance-usage-2").await?;
+    let first = h
+        .create_container(&repo(CASE, "c:1"), "imgctl-conformance-usage-1")
+        .await?;
+    let second = h
+        .create_container(&image.id(), "imgctl-conformance-usage-2")
+        .await?;
     let result = async {
         let using = service.containers_using(&repo(CASE, "c:1")).await?;
         let ids: BTreeSet<_> = using.iter().map(|c| c.id.clone()).collect();
-        ensure!(ids == BTreeSet::from([first.clone(), second.clone()]), "containers {ids:?}");
+        ensure!(
+            ids == BTreeSet::from([first.clone(), second.clone()]),
+            "containers {ids:?}"
+        );
         let names: BTreeSet<_> = using.iter().map(|c| c.name.clone()).collect();
-        ensure!(names.contains("imgctl-conformance-usage-1"), "names {names:?}");
+        ensure!(
+            names.contains("imgctl-conformance-usage-1"),
+            "names {names:?}"
+        );
         ensure!(using.iter().all(|c| c.image_id == image.id()), "image ids");
         let listed = list_filtered(h, &[&format!("reference={}", repo(CASE, "c"))]).await?;
-        ensure!(listed.first().map(|i| i.containers) == Some(2), "list counts containers: {listed:?}");
+        ensure!(
+            listed.first().map(|i| i.containers) == Some(2),
+            "list counts containers: {listed:?}"
+        );
         Ok(())
     }
     .await;
@@ -806,23 +1330,66 @@ pub async fn containers_using_and_counts(h: &dyn Harness) -> CaseResult {
 pub async fn disk_usage_splits_shared_and_unique(h: &dyn Harness) -> CaseResult {
     const CASE: &str = "df";
     cleanup(h, CASE, &[]).await;
-    let base = FixtureImage::new(CASE).layer_with_file("base.bin", &[7u8; 4096]).created(old_time()).build()?;
-    let left = FixtureImage::new("df-left").on_top_of(&base).layer_with_file("left.bin", &[1u8; 1000]).tag(&repo(CASE, "left:1")).build()?;
-    let right = FixtureImage::new("df-right").on_top_of(&base).layer_with_file("right.bin", &[2u8; 2000]).tag(&repo(CASE, "right:1")).build()?;
+    let base = FixtureImage::new(CASE)
+        .layer_with_file("base.bin", &[7u8; 4096])
+        .created(old_time())
+        .build()?;
+    let left = FixtureImage::new("df-left")
+        .on_top_of(&base)
+        .layer_with_file("left.bin", &[1u8; 1000])
+        .tag(&repo(CASE, "left:1"))
+        .build()?;
+    let right = FixtureImage::new("df-right")
+        .on_top_of(&base)
+        .layer_with_file("right.bin", &[2u8; 2000])
+        .tag(&repo(CASE, "right:1"))
+        .build()?;
     load(h, &[left.clone(), right.clone()]).await?;
     let service = h.service();
-    let container = h.create_container(&repo(CASE, "left:1"), "imgctl-conformance-df").await?;
+    let container = h
+        .create_container(&repo(CASE, "left:1"), "imgctl-conformance-df")
+        .await?;
     let result = async {
         let usage = service.disk_usage().await?;
         let find = |id: &str| usage.images.iter().find(|i| i.id == id).cloned();
-        let l = find(&left.id()).ok_or_else(|| CaseFailure { message: "left missing from df".into() })?;
-        let r = find(&right.id()).ok_or_else(|| CaseFailure { message: "right missing from df".into() })?;
-        ensure!(l.shared_size == r.shared_size && l.shared_size >= 4096, "shared sizes {} and {}", l.shared_size, r.shared_size);
-        ensure!(l.unique_size >= 1000 && l.unique_size < 4096, "left unique {}", l.unique_size);
-        ensure!(r.unique_size >= 2000 && r.unique_size < 4096, "right unique {}", r.unique_size);
-        ensure!(l.size == l.shared_size + l.unique_size, "size = shared + unique");
-        ensure!(l.containers == 1 && r.containers == 0, "containers {} {}", l.containers, r.containers);
-        ensure!(usage.reclaimable <= usage.layers_size, "reclaimable {} > total {}", usage.reclaimable, usage.layers_size);
+        let l = find(&left.id()).ok_or_else(|| CaseFailure {
+            message: "left missing from df".into(),
+        })?;
+        let r = find(&right.id()).ok_or_else(|| CaseFailure {
+            message: "right missing from df".into(),
+        })?;
+        ensure!(
+            l.shared_size == r.shared_size && l.shared_size >= 4096,
+            "shared sizes {} and {}",
+            l.shared_size,
+            r.shared_size
+        );
+        ensure!(
+            l.unique_size >= 1000 && l.unique_size < 4096,
+            "left unique {}",
+            l.unique_size
+        );
+        ensure!(
+            r.unique_size >= 2000 && r.unique_size < 4096,
+            "right unique {}",
+            r.unique_size
+        );
+        ensure!(
+            l.size == l.shared_size + l.unique_size,
+            "size = shared + unique"
+        );
+        ensure!(
+            l.containers == 1 && r.containers == 0,
+            "containers {} {}",
+            l.containers,
+            r.containers
+        );
+        ensure!(
+            usage.reclaimable <= usage.layers_size,
+            "reclaimable {} > total {}",
+            usage.reclaimable,
+            usage.layers_size
+        );
         ensure!(usage.active() >= 1, "active images");
         Ok(())
     }
@@ -837,7 +1404,12 @@ pub async fn save_load_round_trip(h: &dyn Harness) -> CaseResult {
     const CASE: &str = "saveload";
     cleanup(h, CASE, &[]).await;
     let base = base_image(CASE)?;
-    let image = FixtureImage::new(CASE).on_top_of(&base).layer_with_file("data", b"round trip").tag(&repo(CASE, "s:1")).tag(&repo(CASE, "s:2")).build()?;
+    let image = FixtureImage::new(CASE)
+        .on_top_of(&base)
+        .layer_with_file("data", b"round trip")
+        .tag(&repo(CASE, "s:1"))
+        .tag(&repo(CASE, "s:2"))
+        .build()?;
     load(h, std::slice::from_ref(&image)).await?;
     let service = h.service();
     let result = async {
@@ -845,18 +1417,45 @@ pub async fn save_load_round_trip(h: &dyn Harness) -> CaseResult {
         let images = crate::archive::read_archive(&saved)?;
         ensure!(images.len() == 1, "one image saved, got {}", images.len());
         ensure!(images[0].id() == image.id(), "same config");
-        ensure!(images[0].repo_tags == vec![repo(CASE, "s:1")], "only the named tag is saved: {:?}", images[0].repo_tags);
+        ensure!(
+            images[0].repo_tags == vec![repo(CASE, "s:1")],
+            "only the named tag is saved: {:?}",
+            images[0].repo_tags
+        );
         ensure!(images[0].diff_ids() == image.diff_ids(), "same layers");
-        let whole_repo = crate::archive::read_archive(&service.save_to_vec(&[repo(CASE, "s")]).await?)?;
-        let tags: BTreeSet<_> = whole_repo.iter().flat_map(|i| i.repo_tags.clone()).collect();
-        ensure!(tags == BTreeSet::from([repo(CASE, "s:1"), repo(CASE, "s:2")]), "a name without tag saves every tag: {tags:?}");
-        service.remove(&image.id(), &RemoveOptions { force: true, no_prune: false }).await?;
-        ensure!(!service.exists(&image.id()).await?, "removed before loading back");
+        let whole_repo =
+            crate::archive::read_archive(&service.save_to_vec(&[repo(CASE, "s")]).await?)?;
+        let tags: BTreeSet<_> = whole_repo
+            .iter()
+            .flat_map(|i| i.repo_tags.clone())
+            .collect();
+        ensure!(
+            tags == BTreeSet::from([repo(CASE, "s:1"), repo(CASE, "s:2")]),
+            "a name without tag saves every tag: {tags:?}"
+        );
+        service
+            .remove(
+                &image.id(),
+                &RemoveOptions {
+                    force: true,
+                    no_prune: false,
+                },
+            )
+            .await?;
+        ensure!(
+            !service.exists(&image.id()).await?,
+            "removed before loading back"
+        );
         let report = service.load_bytes(saved).await?;
-        ensure!(report.loaded_tags == vec![repo(CASE, "s:1")], "loaded {report:?}");
+        ensure!(
+            report.loaded_tags == vec![repo(CASE, "s:1")],
+            "loaded {report:?}"
+        );
         let details = service.inspect(&repo(CASE, "s:1")).await?;
         ensure!(details.id == image.id(), "loaded back the same image");
-        let garbage = service.load_bytes(b"this is not a tar archive".to_vec()).await;
+        let garbage = service
+            .load_bytes(b"this is not a tar archive".to_vec())
+            .await;
         ensure!(garbage.is_err(), "loading garbage must fail");
         Ok(())
     }
@@ -879,42 +1478,96 @@ pub async fn push_pull_round_trip(h: &dyn Harness) -> CaseResult {
     load(h, std::slice::from_ref(&image)).await?;
     let service = h.service();
     let result = async {
-        let mut push = service.push(&PushOptions { reference: format!("{name}:v1"), ..PushOptions::default() }).await?;
+        let mut push = service
+            .push(&PushOptions {
+                reference: format!("{name}:v1"),
+                ..PushOptions::default()
+            })
+            .await?;
         let mut layer_ids = BTreeSet::new();
         let mut done = None;
         while let Some(event) = push.next().await {
             match event? {
-                ProgressEvent::Layer(layer) => { layer_ids.insert(layer.id); }
+                ProgressEvent::Layer(layer) => {
+                    layer_ids.insert(layer.id);
+                }
                 ProgressEvent::Done(completion) => done = Some(completion),
                 ProgressEvent::Message { .. } => {}
             }
         }
-        let pushed = done.ok_or_else(|| CaseFailure { message: "push ended without Done".into() })?;
-        ensure!(layer_ids.len() >= 2, "push reports progress per layer: {layer_ids:?}");
-        let digest = pushed.digest.clone().ok_or_else(|| CaseFailure { message: "push reports no digest".into() })?;
+        let pushed = done.ok_or_else(|| CaseFailure {
+            message: "push ended without Done".into(),
+        })?;
+        ensure!(
+            layer_ids.len() >= 2,
+            "push reports progress per layer: {layer_ids:?}"
+        );
+        let digest = pushed.digest.clone().ok_or_else(|| CaseFailure {
+            message: "push reports no digest".into(),
+        })?;
         ensure!(digest.starts_with("sha256:"), "digest {digest}");
 
-        service.remove(&format!("{name}:v1"), &RemoveOptions { force: true, no_prune: false }).await?;
-        ensure!(!service.exists(&image.id()).await?, "removed before pulling back");
+        service
+            .remove(
+                &format!("{name}:v1"),
+                &RemoveOptions {
+                    force: true,
+                    no_prune: false,
+                },
+            )
+            .await?;
+        ensure!(
+            !service.exists(&image.id()).await?,
+            "removed before pulling back"
+        );
 
-        let mut pull = service.pull(&PullOptions { reference: format!("{name}:v1"), ..PullOptions::default() }).await?;
+        let mut pull = service
+            .pull(&PullOptions {
+                reference: format!("{name}:v1"),
+                ..PullOptions::default()
+            })
+            .await?;
         let mut statuses = BTreeMap::<String, Vec<String>>::new();
         let mut pulled = None;
         while let Some(event) = pull.next().await {
             match event? {
-                ProgressEvent::Layer(layer) => statuses.entry(layer.id).or_default().push(layer.status),
+                ProgressEvent::Layer(layer) => {
+                    statuses.entry(layer.id).or_default().push(layer.status)
+                }
                 ProgressEvent::Done(completion) => pulled = Some(completion),
                 ProgressEvent::Message { .. } => {}
             }
         }
-        let pulled = pulled.ok_or_else(|| CaseFailure { message: "pull ended without Done".into() })?;
-        ensure!(pulled.digest.as_deref() == Some(digest.as_str()), "pulled digest {:?} != pushed {digest}", pulled.digest);
-        ensure!(statuses.values().filter(|s| s.iter().any(|x| x == "Pull complete")).count() == 2, "per-layer pull statuses: {statuses:?}");
+        let pulled = pulled.ok_or_else(|| CaseFailure {
+            message: "pull ended without Done".into(),
+        })?;
+        ensure!(
+            pulled.digest.as_deref() == Some(digest.as_str()),
+            "pulled digest {:?} != pushed {digest}",
+            pulled.digest
+        );
+        ensure!(
+            statuses
+                .values()
+                .filter(|s| s.iter().any(|x| x == "Pull complete"))
+                .count()
+                == 2,
+            "per-layer pull statuses: {statuses:?}"
+        );
         let details = service.inspect(&format!("{name}:v1")).await?;
         ensure!(details.id == image.id(), "pulled the same image");
-        ensure!(details.repo_digests.iter().any(|d| d.ends_with(&digest)), "repo digest recorded: {:?}", details.repo_digests);
+        ensure!(
+            details.repo_digests.iter().any(|d| d.ends_with(&digest)),
+            "repo digest recorded: {:?}",
+            details.repo_digests
+        );
 
-        let missing = service.pull(&PullOptions { reference: format!("{name}:no-such-tag"), ..PullOptions::default() }).await;
+        let missing = service
+            .pull(&PullOptions {
+                reference: format!("{name}:no-such-tag"),
+                ..PullOptions::default()
+            })
+            .await;
         let missing = match missing {
             Ok(stream) => crate::service::finish(stream).await.map(|_| ()),
             Err(error) => Err(error),
@@ -932,17 +1585,63 @@ pub async fn push_pull_round_trip(h: &dyn Harness) -> CaseResult {
 pub async fn missing_images_and_bad_references(h: &dyn Harness) -> CaseResult {
     let service = h.service();
     let missing = "imgctl-conformance/no-such-image:never";
-    let error = expect_kind(service.inspect(missing).await, ErrorKind::NotFound, "inspect missing")?;
-    ensure!(error.to_string().contains("imgctl-conformance/no-such-image:never"), "message names the image: {error}");
-    expect_kind(service.history(missing).await, ErrorKind::NotFound, "history missing")?;
-    expect_kind(service.remove(missing, &RemoveOptions::default()).await, ErrorKind::NotFound, "remove missing")?;
-    expect_kind(service.tag(missing, "imgctl-conformance/x:1").await, ErrorKind::NotFound, "tag missing")?;
-    expect_kind(service.containers_using(missing).await, ErrorKind::NotFound, "containers_using missing")?;
-    let error = expect_kind(service.inspect("Not/Valid:Ref").await, ErrorKind::InvalidReference, "inspect bad reference")?;
+    let error = expect_kind(
+        service.inspect(missing).await,
+        ErrorKind::NotFound,
+        "inspect missing",
+    )?;
+    ensure!(
+        error
+            .to_string()
+            .contains("imgctl-conformance/no-such-image:never"),
+        "message names the image: {error}"
+    );
+    expect_kind(
+        service.history(missing).await,
+        ErrorKind::NotFound,
+        "history missing",
+    )?;
+    expect_kind(
+        service.remove(missing, &RemoveOptions::default()).await,
+        ErrorKind::NotFound,
+        "remove missing",
+    )?;
+    expect_kind(
+        service.tag(missing, "imgctl-conformance/x:1").await,
+        ErrorKind::NotFound,
+        "tag missing",
+    )?;
+    expect_kind(
+        service.containers_using(missing).await,
+        ErrorKind::NotFound,
+        "containers_using missing",
+    )?;
+    let error = expect_kind(
+        service.inspect("Not/Valid:Ref").await,
+        ErrorKind::InvalidReference,
+        "inspect bad reference",
+    )?;
     ensure!(!error.to_string().is_empty(), "message");
-    expect_kind(service.inspect("a::b").await, ErrorKind::InvalidReference, "inspect a::b")?;
-    expect_kind(service.remove("UPPER", &RemoveOptions::default()).await, ErrorKind::InvalidReference, "remove UPPER")?;
-    let pull = service.pull(&PullOptions { reference: "bad//ref".into(), ..PullOptions::default() }).await;
-    expect_kind(pull.map(|_| ()), ErrorKind::InvalidReference, "pull bad//ref")?;
+    expect_kind(
+        service.inspect("a::b").await,
+        ErrorKind::InvalidReference,
+        "inspect a::b",
+    )?;
+    expect_kind(
+        service.remove("UPPER", &RemoveOptions::default()).await,
+        ErrorKind::InvalidReference,
+        "remove UPPER",
+    )?;
+    let pull = service
+        .pull(&PullOptions {
+            reference: "bad//ref".into(),
+            ..PullOptions::default()
+        })
+        .await;
+    expect_kind(
+        pull.map(|_| ()),
+        ErrorKind::InvalidReference,
+        "pull bad//ref",
+    )?;
     Ok(())
 }

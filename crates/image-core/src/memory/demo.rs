@@ -48,7 +48,10 @@ pub(super) fn seed(service: &MemoryImageService) -> Result<()> {
     let nginx = FixtureImage::new("nginx")
         .on_top_of(&alpine_320)
         .layer_with_file("usr/sbin/nginx", &filler(4, 1_800_000))
-        .layer_with_file("etc/nginx/nginx.conf", b"events {}\nhttp { server { listen 80; } }\n")
+        .layer_with_file(
+            "etc/nginx/nginx.conf",
+            b"events {}\nhttp { server { listen 80; } }\n",
+        )
         .expose("80/tcp")
         .stop_signal("SIGQUIT")
         .cmd(["nginx", "-g", "daemon off;"])
@@ -102,7 +105,10 @@ pub(super) fn seed(service: &MemoryImageService) -> Result<()> {
     service.add_image(&tagged(&debian, &["debian:bookworm"]))?;
     service.add_image(&tagged(&nginx, &["nginx:1.27-alpine"]))?;
     service.add_image(&tagged(&postgres, &["postgres:16"]))?;
-    service.add_image(&tagged(&myapp_10, &["registry.example.com/payments/myapp:1.0"]))?;
+    service.add_image(&tagged(
+        &myapp_10,
+        &["registry.example.com/payments/myapp:1.0"],
+    ))?;
     let deps_id = service.add_image(&deps)?;
     service.add_child_image(
         &tagged(

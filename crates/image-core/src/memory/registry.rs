@@ -59,8 +59,8 @@ impl Manifest {
 
     /// The canonical bytes of the manifest and their digest.
     pub fn encode(&self) -> Result<(Vec<u8>, String)> {
-        let bytes = serde_json::to_vec(self)
-            .map_err(|e| ImageError::backend("encoding a manifest", e))?;
+        let bytes =
+            serde_json::to_vec(self).map_err(|e| ImageError::backend("encoding a manifest", e))?;
         let digest = sha256_digest(&bytes);
         Ok((bytes, digest))
     }

@@ -9,29 +9,14 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-pub(crate) use crate::archive::sha256_digest;
 use crate::archive::{ArchiveImage, ImageConfigFile};
+pub(crate) use crate::archive::{chain_ids, sha256_digest};
 use crate::error::{ConflictReason, ImageError, Result};
 use crate::model::{
     ContainerRef, ContainerState, HistoryEntry, ImageConfig, ImageDetails, ImageSummary,
     RemoveAction, RootFs, short_id,
 };
 use crate::reference::{self, AnyReference, Reference};
-
-/// The chain IDs of a stack of diff IDs, base first, as docker computes them:
-/// the first is the first diff ID, each next is the digest of
-/// `"<previous chain id> <diff id>"`.
-pub(crate) fn chain_ids(diff_ids: &[String]) -> Vec<String> {
-    let mut chains: Vec<String> = Vec::with_capacity(diff_ids.len());
-    for diff_id in diff_ids {
-        let next = match chains.last() {
-            None => diff_id.clone(),
-            Some(parent) => sha256_digest(format!("{parent} {diff_id}").as_bytes()),
-        };
-        chains.push(next);
-    }
-    chains
-}
 
 /// The size docker reports for a layer: the bytes of the files it holds
 /// (regular files, and symlinks by the length of their target), not the
@@ -177,10 +162,10 @@ impl State {
         if hex.is_empty() || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
             return None;
         }
-        let mut found = self
-            .images
-            .keys()
-            .filter(|id| id.strip_prefix("sha256:").is_some_and(|h| h.starts_with(hex)));
+        let mut found = self.images.keys().filter(|id| {
+            id.strip_prefix("sha256:")
+                .is_some_and(|h| h.starts_with(hex))
+        });
         let first = found.next()?;
         match found.next() {
             Some(_) => None,
@@ -407,7 +392,11 @@ impl State {
 
     /// Stores an image from its config and layers; returns its ID. An image
     /// that is already stored is left as it is.
-    pub fn insert_image(&mut self, archive: &ArchiveImage, parent: Option<String>) -> Result<String> {
+    pub fn insert_image(
+        &mut self,
+        archive: &ArchiveImage,
+        parent: Option<String>,
+    ) -> Result<String> {
         let id = archive.id();
         if self.images.contains_key(&id) {
             return Ok(id);
@@ -463,13 +452,13 @@ impl State {
         self.references_of(id).is_empty() && self.children(id).is_empty()
     }
 
-    fn conflict(
-        &self,
-        id: &str,
-        mask: ConflictMask,
-    ) -> Option<(ImageError, bool /* used */)> {
+    fn conflict(&self, id: &str, mask: ConflictMask) -> Option<(ImageError, bool /* used */)> {
         let make = |hard: bool, reason: ConflictReason, message: String| {
-            let force = if hard { "cannot be forced" } else { "must be forced" };
+            let force = if hard {
+                "cannot be forced"
+            } else {
+                "must be forced"
+            };
             ImageError::Conflict {
                 reference: id.to_string(),
                 reason,
@@ -501,7 +490,10 @@ impl State {
                         ConflictReason::InUse {
                             containers: vec![c.id.clone()],
                         },
-                        format!("image is being used by running container {}", short_id(&c.id)),
+                        format!(
+                            "image is being used by running container {}",
+                            short_id(&c.id)
+                        ),
                     ),
                     true,
                 ));
@@ -529,7 +521,10 @@ impl State {
                         ConflictReason::InUse {
                             containers: vec![c.id.clone()],
                         },
-                        format!("image is being used by stopped container {}", short_id(&c.id)),
+                        format!(
+                            "image is being used by stopped container {}",
+                            short_id(&c.id)
+                        ),
                     ),
                     true,
                 ));
@@ -610,7 +605,14 @@ impl State {
             }
         }
 
-        self.delete_helper(&id, &mut records, &mut freed, force, prune, removed_repository_ref)?;
+        self.delete_helper(
+            &id,
+            &mut records,
+            &mut freed,
+            force,
+            prune,
+            removed_repository_ref,
+        )?;
         Ok((records, freed))
     }
 
@@ -656,7 +658,12 @@ impl State {
     }
 
     /// Adds a container that uses `image_id`.
-    pub fn add_container(&mut self, name: &str, image_id: &str, state: ContainerState) -> Result<ContainerRef> {
+    pub fn add_container(
+        &mut self,
+        name: &str,
+        image_id: &str,
+        state: ContainerState,
+    ) -> Result<ContainerRef> {
         if self.containers.values().any(|c| c.name == name) {
             return Err(ImageError::Conflict {
                 reference: name.to_string(),

@@ -39,7 +39,9 @@ fn tagged(image: &ArchiveImage, tags: &[&str]) -> ArchiveImage {
 async fn removing_a_tag_also_removes_digest_references_of_that_repository() {
     let service = MemoryImageService::with_clock(fixed_clock());
     let img = image("a", b"aaaa");
-    service.add_image(&tagged(&img, &["localhost:5000/app:1"])).unwrap();
+    service
+        .add_image(&tagged(&img, &["localhost:5000/app:1"]))
+        .unwrap();
     service
         .push_to_end(&PushOptions {
             reference: "localhost:5000/app:1".into(),
@@ -53,7 +55,10 @@ async fn removing_a_tag_also_removes_digest_references_of_that_repository() {
         .remove("localhost:5000/app:1", &RemoveOptions::default())
         .await
         .unwrap();
-    assert_eq!(actions[0], RemoveAction::Untagged("localhost:5000/app:1".into()));
+    assert_eq!(
+        actions[0],
+        RemoveAction::Untagged("localhost:5000/app:1".into())
+    );
     assert_eq!(
         actions[1],
         RemoveAction::Untagged(details.repo_digests[0].clone()),
@@ -92,10 +97,21 @@ async fn deleting_a_child_prunes_untagged_parents_unless_no_prune() {
 
     // It cannot be deleted while it has a child.
     let error = service
-        .remove(&parent_id, &RemoveOptions { force: true, no_prune: false })
+        .remove(
+            &parent_id,
+            &RemoveOptions {
+                force: true,
+                no_prune: false,
+            },
+        )
         .await
         .unwrap_err();
-    assert!(error.to_string().contains("image has dependent child images"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("image has dependent child images"),
+        "{error}"
+    );
 
     // History fills in IDs along the parent chain.
     let history = service.history("child:1").await.unwrap();
@@ -103,11 +119,20 @@ async fn deleting_a_child_prunes_untagged_parents_unless_no_prune() {
     assert_eq!(history[1].id, parent_id);
 
     let actions = service
-        .remove("child:1", &RemoveOptions { force: false, no_prune: true })
+        .remove(
+            "child:1",
+            &RemoveOptions {
+                force: false,
+                no_prune: true,
+            },
+        )
         .await
         .unwrap();
     assert!(actions.contains(&RemoveAction::Deleted(child.id())));
-    assert!(service.exists(&parent_id).await.unwrap(), "no_prune keeps the parent");
+    assert!(
+        service.exists(&parent_id).await.unwrap(),
+        "no_prune keeps the parent"
+    );
 
     let again = FixtureImage::new("child")
         .on_top_of(&base)
@@ -120,7 +145,10 @@ async fn deleting_a_child_prunes_untagged_parents_unless_no_prune() {
         .remove("child:2", &RemoveOptions::default())
         .await
         .unwrap();
-    assert!(actions.contains(&RemoveAction::Deleted(parent_id.clone())), "{actions:?}");
+    assert!(
+        actions.contains(&RemoveAction::Deleted(parent_id.clone())),
+        "{actions:?}"
+    );
     assert!(!service.exists(&parent_id).await.unwrap());
 }
 
@@ -178,7 +206,10 @@ async fn pull_streams_docker_statuses_and_dropping_it_cancels() {
         })
     );
     drop(stream);
-    assert!(!service.exists(&img.id()).await.unwrap(), "a cancelled pull stores nothing");
+    assert!(
+        !service.exists(&img.id()).await.unwrap(),
+        "a cancelled pull stores nothing"
+    );
 
     let events: Vec<ProgressEvent> = service
         .pull(&PullOptions {
@@ -197,7 +228,10 @@ async fn pull_streams_docker_statuses_and_dropping_it_cancels() {
             _ => None,
         })
         .collect();
-    assert_eq!(statuses.first().map(String::as_str), Some("Pulling fs layer"));
+    assert_eq!(
+        statuses.first().map(String::as_str),
+        Some("Pulling fs layer")
+    );
     assert!(statuses.iter().filter(|s| *s == "Downloading").count() >= 4);
     assert_eq!(statuses.last().map(String::as_str), Some("Pull complete"));
     let messages: Vec<&str> = events
@@ -208,7 +242,10 @@ async fn pull_streams_docker_statuses_and_dropping_it_cancels() {
         })
         .collect();
     assert!(messages[0].starts_with("Digest: sha256:"));
-    assert_eq!(messages[1], "Status: Downloaded newer image for example.com/big:1");
+    assert_eq!(
+        messages[1],
+        "Status: Downloaded newer image for example.com/big:1"
+    );
     let Some(ProgressEvent::Done(done)) = events.last() else {
         panic!("the stream ends with Done: {events:?}");
     };
@@ -226,7 +263,11 @@ async fn pull_streams_docker_statuses_and_dropping_it_cancels() {
         .map(|e| e.unwrap())
         .collect()
         .await;
-    assert!(events.iter().any(|e| matches!(e, ProgressEvent::Layer(l) if l.status == "Already exists")));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, ProgressEvent::Layer(l) if l.status == "Already exists"))
+    );
     assert!(events.iter().any(|e| matches!(e, ProgressEvent::Message { text } if text == "Status: Image is up to date for example.com/big:1")));
 }
 
@@ -235,7 +276,10 @@ async fn registries_with_credentials_refuse_anonymous_pushes() {
     let service = MemoryImageService::new();
     service.registry_require_auth("127.0.0.1:5001", "alice", "p@ss:w0rd with spaces");
     service
-        .add_image(&tagged(&image("secret", b"s"), &["127.0.0.1:5001/secret:1"]))
+        .add_image(&tagged(
+            &image("secret", b"s"),
+            &["127.0.0.1:5001/secret:1"],
+        ))
         .unwrap();
     let Err(error) = service
         .push(&PushOptions {
@@ -301,11 +345,17 @@ async fn load_moves_existing_tags_and_save_by_id_is_untagged() {
 #[tokio::test]
 async fn tags_cannot_be_digests() {
     let service = MemoryImageService::new();
-    service.add_image(&tagged(&image("t", b"t"), &["t:1"])).unwrap();
+    service
+        .add_image(&tagged(&image("t", b"t"), &["t:1"]))
+        .unwrap();
     let digest = format!("t@sha256:{}", "a".repeat(64));
     let error = service.tag("t:1", &digest).await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InvalidArgument);
-    assert!(error.to_string().contains("refusing to create a tag with a digest reference"));
+    assert!(
+        error
+            .to_string()
+            .contains("refusing to create a tag with a digest reference")
+    );
 }
 
 #[tokio::test]
@@ -335,7 +385,14 @@ async fn disk_usage_counts_each_layer_once_and_reclaimable_like_docker() {
     let usage = service.disk_usage().await.unwrap();
     assert_eq!(usage.layers_size, 1300);
     let left_usage = usage.images.iter().find(|i| i.id == left.id()).unwrap();
-    assert_eq!((left_usage.size, left_usage.shared_size, left_usage.unique_size), (1100, 1000, 100));
+    assert_eq!(
+        (
+            left_usage.size,
+            left_usage.shared_size,
+            left_usage.unique_size
+        ),
+        (1100, 1000, 100)
+    );
     // docker: total minus the unique size of images in use.
     assert_eq!(usage.reclaimable, 1200);
     assert_eq!(usage.active(), 1);
@@ -364,8 +421,15 @@ async fn demo_host_has_what_it_promises() {
         })
         .await
         .unwrap();
-    assert!(all.len() > top.len(), "an intermediate image is hidden without -a");
-    assert_eq!(top.iter().filter(|i| i.is_dangling()).count(), 1, "one dangling image");
+    assert!(
+        all.len() > top.len(),
+        "an intermediate image is hidden without -a"
+    );
+    assert_eq!(
+        top.iter().filter(|i| i.is_dangling()).count(),
+        1,
+        "one dangling image"
+    );
     assert!(top.iter().any(|i| i.containers > 0), "an image in use");
     let repositories: std::collections::BTreeSet<String> = top
         .iter()
@@ -374,7 +438,10 @@ async fn demo_host_has_what_it_promises() {
         .collect();
     assert!(repositories.len() >= 4, "{repositories:?}");
     let usage = service.disk_usage().await.unwrap();
-    assert!(usage.images.iter().any(|i| i.shared_size > 0), "shared base layers");
+    assert!(
+        usage.images.iter().any(|i| i.shared_size > 0),
+        "shared base layers"
+    );
     service
         .pull_to_end(&PullOptions {
             reference: "redis:7-alpine".into(),
