@@ -40,4 +40,4 @@ impl Harness for MemoryHarness {
     }
 }
 
-image_core::conformance_tests!(async { MemoryHarness::default() });
+image_core::conformance_tests!(async { Some(MemoryHarness::default()) });
