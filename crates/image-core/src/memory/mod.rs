@@ -31,10 +31,10 @@ use crate::archive::{self, ArchiveImage};
 use crate::error::{ImageError, Result};
 use crate::filter;
 use crate::model::{
-    BuildOptions, Completion, ContainerRef, ContainerState, DiskUsage, HistoryEntry,
-    ImageDetails, ImageSummary, ImageUsage, LayerProgress, ListOptions, LoadReport, Platform,
-    ProgressEvent, PruneOptions, PruneReport, PullOptions, PushOptions, RegistryAuth,
-    RemoveAction, RemoveOptions, SearchResult, short_id,
+    BuildOptions, Completion, ContainerRef, ContainerState, DiskUsage, HistoryEntry, ImageDetails,
+    ImageSummary, ImageUsage, LayerProgress, ListOptions, LoadReport, Platform, ProgressEvent,
+    PruneOptions, PruneReport, PullOptions, PushOptions, RegistryAuth, RemoveAction, RemoveOptions,
+    SearchResult, short_id,
 };
 use crate::reference::{self, AnyReference, Reference};
 use crate::service::{BuildContext, ByteStream, ImageService, ProgressStream};
@@ -189,21 +189,22 @@ impl MemoryImageService {
     /// Stores an image and tags it with its `repo_tags`, as `docker load`
     /// would; returns its ID.
     pub fn add_image(&self, image: &ArchiveImage) -> Result<String> {
-        let mut state = self.write();
-        let id = state.insert_image(image, None)?;
-        for tag in &image.repo_tags {
-            let reference = normalize_tagged(tag)?;
-            state.set_reference(&reference, &id);
-        }
-        Ok(id)
+        self.store_tagged(image, None)
     }
 
     /// Stores an image built on top of `parent` (an intermediate chain, as
     /// docker's classic builder leaves them); returns its ID.
     pub fn add_child_image(&self, image: &ArchiveImage, parent: &str) -> Result<String> {
+        self.store_tagged(image, Some(parent))
+    }
+
+    fn store_tagged(&self, image: &ArchiveImage, parent: Option<&str>) -> Result<String> {
         let mut state = self.write();
-        let parent_id = state.resolve(parent)?.id;
-        let id = state.insert_image(image, Some(parent_id))?;
+        let parent_id = match parent {
+            Some(parent) => Some(state.resolve(parent)?.id),
+            None => None,
+        };
+        let id = state.insert_image(image, parent_id)?;
         for tag in &image.repo_tags {
             let reference = normalize_tagged(tag)?;
             state.set_reference(&reference, &id);
@@ -266,9 +267,10 @@ impl MemoryImageService {
 
     /// Makes the built-in registry require credentials for `host`.
     pub fn registry_require_auth(&self, host: &str, username: &str, password: &str) {
-        self.registry_write()
-            .credentials
-            .insert(host.to_string(), (username.to_string(), password.to_string()));
+        self.registry_write().credentials.insert(
+            host.to_string(),
+            (username.to_string(), password.to_string()),
+        );
     }
 
     /// The manifest digest the built-in registry holds for `reference`, if any.
@@ -394,17 +396,42 @@ impl MemoryImageService {
             for (descriptor, blob) in manifest.layers.iter().zip(&layers) {
                 let layer_id = short_id(&descriptor.digest).to_string();
                 if have.contains(&descriptor.digest) {
-                    steps.push_back(Step::Emit(layer_event(&layer_id, "Already exists", None, None)));
+                    steps.push_back(Step::Emit(layer_event(
+                        &layer_id,
+                        "Already exists",
+                        None,
+                        None,
+                    )));
                     continue;
                 }
                 have.insert(descriptor.digest.clone());
                 let total = blob.len() as u64;
-                steps.push_back(Step::Emit(layer_event(&layer_id, "Pulling fs layer", None, None)));
+                steps.push_back(Step::Emit(layer_event(
+                    &layer_id,
+                    "Pulling fs layer",
+                    None,
+                    None,
+                )));
                 transfer_steps(&mut steps, &layer_id, "Downloading", total);
-                steps.push_back(Step::Emit(layer_event(&layer_id, "Verifying Checksum", None, None)));
-                steps.push_back(Step::Emit(layer_event(&layer_id, "Download complete", None, None)));
+                steps.push_back(Step::Emit(layer_event(
+                    &layer_id,
+                    "Verifying Checksum",
+                    None,
+                    None,
+                )));
+                steps.push_back(Step::Emit(layer_event(
+                    &layer_id,
+                    "Download complete",
+                    None,
+                    None,
+                )));
                 transfer_steps(&mut steps, &layer_id, "Extracting", total);
-                steps.push_back(Step::Emit(layer_event(&layer_id, "Pull complete", None, None)));
+                steps.push_back(Step::Emit(layer_event(
+                    &layer_id,
+                    "Pull complete",
+                    None,
+                    None,
+                )));
             }
             steps.push_back(Step::Emit(ProgressEvent::Message {
                 text: format!("Digest: {digest}"),
@@ -492,7 +519,8 @@ impl MemoryImageService {
         steps.push_back(Step::Emit(ProgressEvent::Message {
             text: format!("The push refers to repository [{}]", named.name()),
         }));
-        let mut pushed: std::collections::HashSet<String> = registry.blobs.keys().cloned().collect();
+        let mut pushed: std::collections::HashSet<String> =
+            registry.blobs.keys().cloned().collect();
         let mut last = Completion::default();
         for (target, id) in targets {
             let image = state.archive_image(&id, Vec::new())?;
@@ -522,7 +550,12 @@ impl MemoryImageService {
             for (descriptor, blob) in &descriptors {
                 let layer_id = short_id(&descriptor.digest).to_string();
                 if pushed.contains(&descriptor.digest) {
-                    steps.push_back(Step::Emit(layer_event(&layer_id, "Layer already exists", None, None)));
+                    steps.push_back(Step::Emit(layer_event(
+                        &layer_id,
+                        "Layer already exists",
+                        None,
+                        None,
+                    )));
                     continue;
                 }
                 pushed.insert(descriptor.digest.clone());
@@ -539,10 +572,7 @@ impl MemoryImageService {
                 digest: digest.clone(),
             })));
             steps.push_back(Step::Emit(ProgressEvent::Message {
-                text: format!(
-                    "{tag}: digest: {digest} size: {}",
-                    manifest_bytes.len()
-                ),
+                text: format!("{tag}: digest: {digest} size: {}", manifest_bytes.len()),
             }));
             last = Completion {
                 reference: Some(target.to_string()),
@@ -601,9 +631,10 @@ impl MemoryImageService {
                     }
                     let repository = registry.repositories.entry(reference.name()).or_default();
                     repository.manifests.insert(digest.clone(), manifest);
-                    repository
-                        .tags
-                        .insert(reference.tag().unwrap_or("latest").to_string(), digest.clone());
+                    repository.tags.insert(
+                        reference.tag().unwrap_or("latest").to_string(),
+                        digest.clone(),
+                    );
                 }
                 let canonical = reference
                     .trim_named()
@@ -662,8 +693,8 @@ impl MemoryImageService {
             }
         };
         for name in names {
-            let parsed = reference::parse_any(name)
-                .map_err(|e| ImageError::invalid_reference(name, e))?;
+            let parsed =
+                reference::parse_any(name).map_err(|e| ImageError::invalid_reference(name, e))?;
             if let AnyReference::Named(named) = &parsed {
                 if named.tag().is_none() && named.digest().is_none() {
                     let repo = named.name();
@@ -767,7 +798,12 @@ fn transfer_steps(steps: &mut VecDeque<Step>, id: &str, status: &str, total: u64
     let mut current = 0u64;
     loop {
         current = (current + PROGRESS_CHUNK).min(total);
-        steps.push_back(Step::Emit(layer_event(id, status, Some(current), Some(total))));
+        steps.push_back(Step::Emit(layer_event(
+            id,
+            status,
+            Some(current),
+            Some(total),
+        )));
         if current >= total {
             break;
         }
