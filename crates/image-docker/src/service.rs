@@ -94,8 +94,12 @@ impl DockerImageService {
             ),
         };
         let docker = connected
-            .map_err(|e| {
-                ImageError::backend(format!("setting up the connection to {endpoint}"), e)
+            .map_err(|e| match &options.endpoint {
+                // bollard refuses a socket path that does not exist.
+                Endpoint::Unix(path) if !path.exists() => {
+                    unavailable(&endpoint, "is the docker daemon running?")
+                }
+                _ => ImageError::backend(format!("setting up the connection to {endpoint}"), e),
             })?
             .with_request_modifier(credentials::fix_registry_headers);
         let cx = Context {
