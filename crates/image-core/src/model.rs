@@ -308,8 +308,10 @@ pub struct PushOptions {
 pub enum ProgressEvent {
     /// Progress of one layer.
     Layer(LayerProgress),
-    /// A line not tied to a layer, such as `Pulling from library/alpine`,
-    /// `Digest: sha256:...` or a line of build output.
+    /// A line not tied to a layer, such as `Digest: sha256:...`, `Status:
+    /// Downloaded newer image for alpine:latest` or a line of build output.
+    /// (`Pulling from library/alpine` is a [`Layer`](ProgressEvent::Layer)
+    /// event whose ID is the tag, as the engine sends it.)
     Message {
         /// The text, without a trailing newline.
         text: String,
@@ -545,7 +547,9 @@ pub struct SearchResult {
 pub struct LoadReport {
     /// `Loaded image: NAME:TAG` for tagged images.
     pub loaded_tags: Vec<String>,
-    /// `Loaded image ID: sha256:...` for untagged images.
+    /// `Loaded image ID: sha256:...` lines: untagged images (a Docker Engine
+    /// prints one for every image of the archive when its last image is
+    /// untagged).
     pub loaded_ids: Vec<Digest>,
 }
 

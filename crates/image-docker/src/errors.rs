@@ -81,8 +81,11 @@ pub(crate) fn from_message(message: &str, cx: Context<'_>) -> ImageError {
 }
 
 fn not_found(message: &str, cx: Context<'_>) -> ImageError {
-    let reference = match message.strip_prefix("No such image: ") {
-        Some(name) => name.trim().to_string(),
+    // API 1.41 says `no such image: X: No such image: X`, 1.45 `No such
+    // image: X`: the name is what follows the last `no such image: `.
+    const PREFIX: &str = "no such image: ";
+    let reference = match message.to_ascii_lowercase().rfind(PREFIX) {
+        Some(at) => message[at + PREFIX.len()..].trim().to_string(),
         None if cx.subject.is_empty() => message.to_string(),
         None => format!("{} ({message})", cx.subject),
     };

@@ -63,6 +63,28 @@ fn unavailable(endpoint: &str, hint: impl Into<String>) -> ImageError {
     }
 }
 
+/// The TLS failure among an error's causes (a server certificate the client
+/// does not trust, the engine's alert refusing the client certificate, a
+/// listener that does not speak TLS), in rustls's words. rustls errors come
+/// wrapped in [`std::io::Error`]s (sometimes twice), whose `source()` skips
+/// what they wrap, so an `io::Error` is opened instead of followed.
+fn tls_failure(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut next = Some(error);
+    while let Some(current) = next {
+        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+            return Some(tls.to_string());
+        }
+        next = match current
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => current.source(),
+        };
+    }
+    None
+}
+
 impl DockerImageService {
     /// Connects to the engine and negotiates the API version. An engine that
     /// cannot be reached is [`ImageError::EngineUnavailable`], naming the
@@ -115,7 +137,16 @@ impl DockerImageService {
                     ImageError::Backend { message, source } => {
                         match errors::connection_hint(source.as_ref()) {
                             Some(hint) => unavailable(&endpoint, hint),
-                            None => ImageError::Backend { message, source },
+                            None => match (&options.endpoint, tls_failure(source.as_ref())) {
+                                (Endpoint::Tls { ca, .. }, Some(why)) => unavailable(
+                                    &endpoint,
+                                    format!(
+                                        "the TLS handshake failed: {why} (certificates from {})",
+                                        ca.parent().unwrap_or(ca).display()
+                                    ),
+                                ),
+                                _ => ImageError::Backend { message, source },
+                            },
                         }
                     }
                     other => other,
@@ -779,4 +810,22 @@ fn percent_encode(value: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_failures_are_found_inside_io_errors() {
+        let tls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        // As hyper-rustls hands it over: an io::Error around tokio-rustls's.
+        let twice =
+            std::io::Error::other(std::io::Error::new(std::io::ErrorKind::InvalidData, tls));
+        assert_eq!(
+            tls_failure(&twice).as_deref(),
+            Some("invalid peer certificate: UnknownIssuer")
+        );
+        assert_eq!(tls_failure(&std::io::Error::other("refused")), None);
+    }
 }
