@@ -9,9 +9,18 @@
 //!   `daemon.json`, `data/` (data root), `exec/` (exec root, with the managed
 //!   containerd's socket, pidfile and state), `dockerd.pid`, `docker.sock`,
 //!   `dockerd.log` and cgroup parent, so the two engines and their containerds
-//!   share no state. (Outside `target/` only what these daemons always create
-//!   remains: containerd 1.6's shim sockets in `/run/containerd/s/`, named by
-//!   a hash of the containerd socket, and an empty `/run/docker/plugins/`.)
+//!   share no state. Besides its unix socket each engine listens on a free
+//!   port of 127.0.0.1 (never another address), recorded in `tcp-port`:
+//!   engine A with TLS and client certificates (`--tlsverify`), engine B in
+//!   plain HTTP (`--tls=false`). dockerd waits 1 s before it binds a TCP
+//!   listener without client certificates (both versions, unconditionally);
+//!   its 15 s wait is only for addresses that are not loopback, and
+//!   `--tls=false` waives it too. (Outside `target/` only what these daemons
+//!   always create remains: containerd 1.6's shim sockets in
+//!   `/run/containerd/s/`, named by a hash of the containerd socket, and an
+//!   empty `/run/docker/plugins/`.)
+//! - `tls/`: the CA, server and client certificates of those listeners (see
+//!   [`crate::tls`]); made once and kept by `down`.
 //! - `registry-open/`, `registry-auth/`: Debian's `docker-registry` on
 //!   127.0.0.1, the second with htpasswd (bcrypt) basic auth.
 //! - `env`: the environment contract for the tests (see [`ENV_KEYS`]).
@@ -35,7 +44,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::{envfile, packages, procs};
+use crate::{envfile, packages, procs, tls};
 
 /// The user of the registry with auth.
 pub const REGISTRY_USER: &str = "imgctl";
@@ -47,13 +56,17 @@ pub const REGISTRY_PASSWORD: &str =
     r#"imgctl p@ss: "w0rd" 'q' \b\ $HOME %s {x} ~!#^&*()[]|;,.<>/?=+`-_"#;
 
 /// The names of the environment contract, in the order of the env file.
-pub const ENV_KEYS: [&str; 15] = [
+pub const ENV_KEYS: [&str; 19] = [
     "IMGCTL_ENGINE_A_HOST",
     "IMGCTL_ENGINE_A_API",
     "IMGCTL_ENGINE_A_STORAGE_DRIVER",
+    "IMGCTL_ENGINE_A_TLS_HOST",
+    "IMGCTL_ENGINE_A_CERT_PATH",
     "IMGCTL_ENGINE_B_HOST",
     "IMGCTL_ENGINE_B_API",
     "IMGCTL_ENGINE_B_STORAGE_DRIVER",
+    "IMGCTL_ENGINE_B_TCP_HOST",
+    "IMGCTL_TLS_ROGUE_CERT_PATH",
     "IMGCTL_REGISTRY_OPEN",
     "IMGCTL_REGISTRY_AUTH",
     "IMGCTL_REGISTRY_USER",
@@ -135,6 +148,13 @@ impl Layout {
         self.root.join("docker-config")
     }
 
+    /// The certificates of the engines' TLS listeners.
+    fn certs(&self) -> tls::Certs {
+        tls::Certs {
+            dir: self.root.join("tls"),
+        }
+    }
+
     /// A short, stable tag of this layout for names outside `target/`
     /// (cgroups): FNV-1a of the path.
     fn tag(&self) -> String {
@@ -155,6 +175,7 @@ impl Layout {
                 dockerd: PathBuf::from(DOCKERD_A),
                 extra: Vec::new(),
                 cgroup_parent: format!("imgctl-engine-a-{}", self.tag()),
+                tcp: Tcp::Tls(self.certs()),
             },
             Engine {
                 name: "b",
@@ -167,6 +188,7 @@ impl Layout {
                     "/usr/bin/docker-init".into(),
                 ],
                 cgroup_parent: format!("imgctl-engine-b-{}", self.tag()),
+                tcp: Tcp::Plain,
             },
         ]
     }
@@ -187,6 +209,14 @@ impl Layout {
     }
 }
 
+/// How an engine listens on TCP (on 127.0.0.1, besides its unix socket).
+enum Tcp {
+    /// HTTPS with client certificates: `--tlsverify`.
+    Tls(tls::Certs),
+    /// Plain HTTP, said explicitly: `--tls=false`.
+    Plain,
+}
+
 /// One engine: a dockerd with its managed containerd.
 struct Engine {
     name: &'static str,
@@ -194,6 +224,7 @@ struct Engine {
     dockerd: PathBuf,
     extra: Vec<String>,
     cgroup_parent: String,
+    tcp: Tcp,
 }
 
 impl Engine {
@@ -230,6 +261,80 @@ impl Engine {
     }
     fn longest_socket(&self) -> PathBuf {
         self.exec().join("containerd/containerd.sock.ttrpc")
+    }
+    /// The file that remembers the TCP port of the running dockerd.
+    fn port_file(&self) -> PathBuf {
+        self.dir.join("tcp-port")
+    }
+    /// The TCP port of the running dockerd, if recorded.
+    fn tcp_port(&self) -> Option<u16> {
+        fs::read_to_string(self.port_file())
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+    /// The TCP listener as a `DOCKER_HOST` URL.
+    fn tcp_host(port: u16) -> String {
+        format!("tcp://127.0.0.1:{port}")
+    }
+    /// dockerd's flags for the TCP listener on `port`.
+    fn tcp_args(&self, port: u16) -> Vec<String> {
+        let mut args = vec!["--host".to_string(), Engine::tcp_host(port)];
+        match &self.tcp {
+            Tcp::Tls(certs) => {
+                args.push("--tlsverify".into());
+                for (flag, file) in [
+                    ("--tlscacert", certs.ca()),
+                    ("--tlscert", certs.server_cert()),
+                    ("--tlskey", certs.server_key()),
+                ] {
+                    args.push(flag.into());
+                    args.push(file.display().to_string());
+                }
+            }
+            Tcp::Plain => args.push("--tls=false".into()),
+        }
+        args
+    }
+    /// A docker CLI command aimed at the TCP listener on `port`, with the
+    /// client certificates when it wants them (`DOCKER_TLS_VERIFY`,
+    /// `DOCKER_CERT_PATH`, as the tests use them).
+    fn tcp_docker(&self, config: &Path, port: u16) -> Command {
+        let mut cmd = docker(config, &Engine::tcp_host(port));
+        if let Tcp::Tls(certs) = &self.tcp {
+            cmd.env("DOCKER_TLS_VERIFY", "1")
+                .env("DOCKER_CERT_PATH", certs.client_dir());
+        }
+        cmd
+    }
+    /// The API version the TCP listener on `port` reports, if it answers.
+    fn tcp_api(&self, config: &Path, port: u16) -> Result<String, String> {
+        output(
+            self.tcp_docker(config, port)
+                .args(["version", "--format", "{{.Server.APIVersion}}"]),
+            &format!("docker -H {} version", Engine::tcp_host(port)),
+        )
+    }
+    /// The env file's variables of the TCP listener on `port`.
+    fn tcp_vars(&self, port: u16) -> Vec<(String, String)> {
+        let upper = self.upper();
+        match &self.tcp {
+            Tcp::Tls(certs) => vec![
+                (
+                    format!("IMGCTL_ENGINE_{upper}_TLS_HOST"),
+                    Engine::tcp_host(port),
+                ),
+                (
+                    format!("IMGCTL_ENGINE_{upper}_CERT_PATH"),
+                    certs.client_dir().display().to_string(),
+                ),
+            ],
+            Tcp::Plain => vec![(
+                format!("IMGCTL_ENGINE_{upper}_TCP_HOST"),
+                Engine::tcp_host(port),
+            )],
+        }
     }
 }
 
@@ -427,17 +532,25 @@ fn daemon(program: &Path, log: &Path) -> Result<Command, String> {
 struct EngineUp {
     api: String,
     driver: String,
+    port: u16,
     reused: bool,
 }
 
-/// Returns the engine's API version when its dockerd (from our pidfile)
-/// runs and answers.
-fn engine_alive(layout: &Layout, engine: &Engine) -> Option<String> {
+/// Returns the engine's API version and TCP port when its dockerd (from our
+/// pidfile) runs and answers on both its unix socket and the TCP listener
+/// of its port file (with the current certificates), else `None`: an
+/// engine started with other flags is started again.
+fn engine_alive(layout: &Layout, engine: &Engine) -> Option<(String, u16)> {
     let pid = procs::read_pidfile(&engine.pidfile())?;
     if !procs::cmdline_contains(pid, &engine.marker()) {
         return None;
     }
-    engine_api(&layout.docker_config(), &engine.host()).ok()
+    let port = engine.tcp_port()?;
+    if !procs::cmdline_contains(pid, &Engine::tcp_host(port)) {
+        return None;
+    }
+    let api = engine_api(&layout.docker_config(), &engine.host()).ok()?;
+    (engine.tcp_api(&layout.docker_config(), port).ok()? == api).then_some((api, port))
 }
 
 /// Starts one engine from scratch (after cleaning up any leftovers of an
@@ -454,11 +567,12 @@ fn start_engine(layout: &Layout, engine: &Engine) -> Result<EngineUp, String> {
     let mut failures = Vec::new();
     for driver in drivers {
         match start_engine_with(layout, engine, driver) {
-            Ok(api) => {
+            Ok((api, port)) => {
                 write_file(&engine.driver_file(), driver)?;
                 return Ok(EngineUp {
                     api,
                     driver: driver.to_string(),
+                    port,
                     reused: false,
                 });
             }
@@ -491,7 +605,13 @@ fn start_engine(layout: &Layout, engine: &Engine) -> Result<EngineUp, String> {
     ))
 }
 
-fn start_engine_with(layout: &Layout, engine: &Engine, driver: &str) -> Result<String, String> {
+/// Starts dockerd with `driver`; returns its API version and TCP port once
+/// it answers on both its unix socket and its TCP listener.
+fn start_engine_with(
+    layout: &Layout,
+    engine: &Engine,
+    driver: &str,
+) -> Result<(String, u16), String> {
     create_dir(&engine.data())?;
     create_dir(&engine.exec())?;
     let config = engine.dir.join("daemon.json");
@@ -506,6 +626,8 @@ fn start_engine_with(layout: &Layout, engine: &Engine, driver: &str) -> Result<S
         "{}\n".to_string()
     };
     write_file(&config, &settings)?;
+    let port = free_port()?;
+    write_file(&engine.port_file(), &format!("{port}\n"))?;
     let mut cmd = daemon(&engine.dockerd, &engine.log())?;
     cmd.arg("--config-file")
         .arg(&config)
@@ -531,6 +653,7 @@ fn start_engine_with(layout: &Layout, engine: &Engine, driver: &str) -> Result<S
             "--cgroup-parent",
             &engine.cgroup_parent,
         ])
+        .args(engine.tcp_args(port))
         .args(&engine.extra);
     let mut child = cmd
         .spawn()
@@ -544,15 +667,28 @@ fn start_engine_with(layout: &Layout, engine: &Engine, driver: &str) -> Result<S
                 tail(&engine.log(), 30)
             ));
         }
-        let last = match engine_api(&layout.docker_config(), &engine.host()) {
-            Ok(api) => return Ok(api),
-            Err(e) => e,
+        // dockerd binds every listener before it serves any, so once the
+        // unix socket answers, the TCP listener should too.
+        let config = layout.docker_config();
+        let (host, last) = match engine_api(&config, &engine.host()) {
+            Ok(api) => match engine.tcp_api(&config, port) {
+                Ok(tcp_api) if tcp_api == api => return Ok((api, port)),
+                Ok(tcp_api) => {
+                    let _ = child.kill();
+                    return Err(format!(
+                        "dockerd reports API {api} on {} but {tcp_api} on {}",
+                        engine.host(),
+                        Engine::tcp_host(port)
+                    ));
+                }
+                Err(e) => (Engine::tcp_host(port), e),
+            },
+            Err(e) => (engine.host(), e),
         };
         if Instant::now() >= deadline {
             let _ = child.kill();
             return Err(format!(
-                "dockerd did not answer `docker -H {} version` within {START_TIMEOUT:?} ({last}); last lines of {}:\n{}",
-                engine.host(),
+                "dockerd did not answer `docker -H {host} version` within {START_TIMEOUT:?} ({last}); last lines of {}:\n{}",
                 engine.log().display(),
                 tail(&engine.log(), 30)
             ));
@@ -651,6 +787,7 @@ fn stop_engine(engine: &Engine) -> Result<(), String> {
         results.push(remove_tree(&engine.data()));
         results.push(remove_tree(&engine.exec()));
         remove_file(&engine.pidfile());
+        remove_file(&engine.port_file());
         remove_file(&engine.sock());
         remove_file(&engine.dir.join("key.json"));
     }
@@ -814,7 +951,13 @@ pub fn install(layout: &Layout) -> Result<(), String> {
     create_dir(&layout.logs())?;
     packages::install_missing(&layout.logs().join("apt.log"))?;
     packages::ensure_trixie(&layout.pkgs(), &layout.logs().join("apt-trixie.log"))?;
-    for path in [DOCKERD_A, REGISTRY_BIN, "/usr/bin/htpasswd", "/bin/busybox"] {
+    for path in [
+        DOCKERD_A,
+        REGISTRY_BIN,
+        "/usr/bin/htpasswd",
+        "/bin/busybox",
+        "/usr/bin/openssl",
+    ] {
         if !Path::new(path).exists() {
             return Err(format!("{path} is missing after installing the packages"));
         }
@@ -829,21 +972,54 @@ pub fn up(layout: &Layout) -> Result<Vec<(String, String)>, String> {
     preflight(layout)?;
     install(layout)?;
     create_dir(&layout.docker_config())?;
-    let mut vars: Vec<(String, String)> = Vec::new();
-    for engine in layout.engines() {
-        let state = match engine_alive(layout, &engine) {
-            Some(api) => EngineUp {
-                api,
-                driver: fs::read_to_string(engine.driver_file())
-                    .unwrap_or_default()
-                    .trim()
-                    .to_string(),
-                reused: true,
-            },
-            None => start_engine(layout, &engine)?,
-        };
+    let certs = layout.certs();
+    if certs.ensure()? {
         eprintln!(
-            "xtask: engine {} {}: {} (API {}, storage {})",
+            "xtask: made the TLS certificates in {}",
+            certs.dir.display()
+        );
+    }
+    let mut vars: Vec<(String, String)> = Vec::new();
+    let engines = layout.engines();
+    // The engines share nothing, so they start side by side: engine B's
+    // dockerd alone waits a second before it binds its TCP listener.
+    let states: Vec<Result<EngineUp, String>> = thread::scope(|scope| {
+        let starts: Vec<_> = engines
+            .iter()
+            .map(|engine| {
+                scope.spawn(move || match engine_alive(layout, engine) {
+                    Some((api, port)) => Ok(EngineUp {
+                        api,
+                        driver: fs::read_to_string(engine.driver_file())
+                            .unwrap_or_default()
+                            .trim()
+                            .to_string(),
+                        port,
+                        reused: true,
+                    }),
+                    None => start_engine(layout, engine),
+                })
+            })
+            .collect();
+        starts
+            .into_iter()
+            .map(|start| {
+                start
+                    .join()
+                    .unwrap_or_else(|_| Err("starting the engine panicked".into()))
+            })
+            .collect()
+    });
+    let failures: Vec<String> = states
+        .iter()
+        .filter_map(|state| state.as_ref().err().cloned())
+        .collect();
+    if !failures.is_empty() {
+        return Err(failures.join("\n"));
+    }
+    for (engine, state) in engines.iter().zip(states.into_iter().flatten()) {
+        eprintln!(
+            "xtask: engine {} {}: {} and {}{} (API {}, storage {})",
             engine.name,
             if state.reused {
                 "already running"
@@ -851,6 +1027,12 @@ pub fn up(layout: &Layout) -> Result<Vec<(String, String)>, String> {
                 "started"
             },
             engine.host(),
+            Engine::tcp_host(state.port),
+            if matches!(engine.tcp, Tcp::Tls(_)) {
+                " with TLS"
+            } else {
+                ""
+            },
             state.api,
             state.driver
         );
@@ -861,7 +1043,12 @@ pub fn up(layout: &Layout) -> Result<Vec<(String, String)>, String> {
             format!("IMGCTL_ENGINE_{upper}_STORAGE_DRIVER"),
             state.driver,
         ));
+        vars.extend(engine.tcp_vars(state.port));
     }
+    vars.push((
+        "IMGCTL_TLS_ROGUE_CERT_PATH".into(),
+        certs.rogue_dir().display().to_string(),
+    ));
     for registry in layout.registries() {
         let (port, reused) = match registry_alive(&registry) {
             Some(port) => (port, true),
@@ -962,11 +1149,18 @@ pub fn status(layout: &Layout) -> Result<(), String> {
         let line = match pid {
             Some(pid) => match engine_api(&config, &engine.host()) {
                 Ok(api) => format!(
-                    "running, pid {pid}, API {api}, storage {}, {}",
+                    "running, pid {pid}, API {api}, storage {}, {}{}",
                     fs::read_to_string(engine.driver_file())
                         .unwrap_or_default()
                         .trim(),
-                    engine.host()
+                    engine.host(),
+                    match engine.tcp_port() {
+                        Some(port) => match engine.tcp_api(&config, port) {
+                            Ok(_) => format!(" and {}", Engine::tcp_host(port)),
+                            Err(e) => format!("; {} does not answer: {e}", Engine::tcp_host(port)),
+                        },
+                        None => "; no TCP listener".into(),
+                    }
                 ),
                 Err(e) => format!("pid {pid} runs but does not answer: {e}"),
             },
@@ -1049,6 +1243,42 @@ pub fn check(layout: &Layout) -> Result<(), String> {
             &format!("docker -H {host} {}", args.join(" ")),
         )
     };
+    // The TCP listeners: A's with the client certificates (and not without
+    // them), B's in plain HTTP.
+    let tls_host = get("IMGCTL_ENGINE_A_TLS_HOST")?;
+    let cert_path = get("IMGCTL_ENGINE_A_CERT_PATH")?;
+    let tcp_host = get("IMGCTL_ENGINE_B_TCP_HOST")?;
+    output(
+        docker(&config, &tls_host)
+            .env("DOCKER_TLS_VERIFY", "1")
+            .env("DOCKER_CERT_PATH", &cert_path)
+            .args(["version", "--format", "{{.Server.APIVersion}}"]),
+        &format!("docker -H {tls_host} version (TLS, certificates of {cert_path})"),
+    )?;
+    // Trusting the CA but with no client certificate (the CLI finds no
+    // cert.pem or key.pem in `dir`): the engine must refuse the handshake.
+    let anonymous = docker(&config, &tls_host)
+        .env("DOCKER_CERT_PATH", &dir)
+        .arg("--tlsverify")
+        .arg("--tlscacert")
+        .arg(Path::new(&cert_path).join("ca.pem"))
+        .args(["version", "--format", "{{.Server.APIVersion}}"])
+        .output()
+        .map_err(|e| format!("cannot run docker: {e}"))?;
+    let said = String::from_utf8_lossy(&anonymous.stderr);
+    if anonymous.status.success() || !said.contains("certificate") || said.contains("no such file")
+    {
+        return Err(format!(
+            "engine a on {tls_host} without a client certificate: expected a refused \
+             handshake, got {} ({})",
+            anonymous.status,
+            said.trim()
+        ));
+    }
+    output(
+        docker(&config, &tcp_host).args(["version", "--format", "{{.Server.APIVersion}}"]),
+        &format!("docker -H {tcp_host} version"),
+    )?;
     for (name, host) in &engines {
         let image = format!("imgctl-smoke/empty:{name}");
         run(host, &["import", &tar, &image])?;
@@ -1137,7 +1367,7 @@ pub fn check(layout: &Layout) -> Result<(), String> {
     }
     fs::remove_dir_all(&dir).map_err(|e| format!("cannot remove {}: {e}", dir.display()))?;
     eprintln!(
-        "xtask: engine check passed in {:.1}s (containers on A and B, push/pull through both registries)",
+        "xtask: engine check passed in {:.1}s (containers on A and B, push/pull through both registries, A over TLS, B over TCP)",
         started.elapsed().as_secs_f64()
     );
     Ok(())

@@ -16,6 +16,7 @@ mod engine;
 mod envfile;
 mod packages;
 mod procs;
+mod tls;
 
 use std::env;
 use std::path::{Path, PathBuf};

@@ -18,11 +18,13 @@ use std::process::{Command, Stdio};
 use crate::procs;
 
 /// The packages installed from the machine's Debian release.
-pub const APT_PACKAGES: [&str; 4] = [
+pub const APT_PACKAGES: [&str; 5] = [
     "docker.io",
     "docker-registry",
     "busybox-static",
     "apache2-utils",
+    // The certificates of the engines' TLS listeners.
+    "openssl",
 ];
 
 /// The Debian suite engine B comes from.
