@@ -1,0 +1,176 @@
+//! The command line, as clap types only: docker's commands, flags and help
+//! texts. Nothing here runs anything; `commands/` does the work.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// imgctl: manage container images, the way `docker` does, faster.
+#[derive(Debug, Parser)]
+#[command(name = "imgctl", version, about, long_about = None, disable_help_subcommand = true)]
+pub struct Cli {
+    /// Daemon socket to connect to (else DOCKER_HOST, else the default socket).
+    #[arg(short = 'H', long = "host", value_name = "HOST")]
+    pub host: Option<String>,
+
+    /// Location of client config files (else DOCKER_CONFIG, else ~/.docker).
+    #[arg(long = "config", value_name = "DIR")]
+    pub config: Option<PathBuf>,
+
+    /// Which engine to manage: a Docker Engine, or imgctl's in-memory engine.
+    #[arg(long, value_enum, default_value_t = Backend::Docker)]
+    pub backend: Backend,
+
+    /// With `--backend memory`: start from a demo host with realistic images.
+    #[arg(long)]
+    pub demo: bool,
+
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The engines imgctl can manage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// A Docker Engine.
+    Docker,
+    /// imgctl's in-memory engine (for trying imgctl without Docker).
+    Memory,
+}
+
+/// imgctl's commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List images
+    Images(ImagesArgs),
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Display detailed information on one or more images
+    Inspect(InspectArgs),
+    /// Show the history of an image
+    History(HistoryArgs),
+    /// Create one or more tags TARGET_IMAGE that refer to SOURCE_IMAGE
+    Tag(TagArgs),
+    /// Remove one or more images
+    Rmi(RmiArgs),
+}
+
+/// `imgctl image ...`.
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// List images
+    #[command(visible_alias = "list", name = "ls")]
+    Ls(ImagesArgs),
+    /// Display detailed information on one or more images
+    Inspect(InspectArgs),
+    /// Show the history of an image
+    History(HistoryArgs),
+    /// Create one or more tags TARGET_IMAGE that refer to SOURCE_IMAGE
+    Tag(TagArgs),
+    /// Remove one or more images
+    #[command(visible_alias = "remove", name = "rm")]
+    Rm(RmiArgs),
+}
+
+/// How `images --sort` orders rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SortKey {
+    /// Newest first (docker's order).
+    Created,
+    /// Largest first.
+    Size,
+    /// By repository name.
+    Repository,
+    /// By tag.
+    Tag,
+}
+
+/// `imgctl images [OPTIONS] [REPOSITORY[:TAG]]`.
+#[derive(Debug, Clone, Args)]
+pub struct ImagesArgs {
+    /// Show all images (default hides intermediate images)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Show digests
+    #[arg(long)]
+    pub digests: bool,
+    /// Filter output based on conditions provided
+    #[arg(short = 'f', long = "filter", value_name = "filter")]
+    pub filters: Vec<String>,
+    /// Format output using a custom template: 'table', 'table TEMPLATE', 'json', or a Go template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Only show image IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Sort rows (beyond docker): created, size, repository or tag
+    #[arg(long, value_enum)]
+    pub sort: Option<SortKey>,
+    /// Reverse the order of rows (beyond docker)
+    #[arg(long)]
+    pub reverse: bool,
+    /// Only images of this repository (and tag)
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    pub repository: Option<String>,
+}
+
+/// `imgctl inspect [OPTIONS] IMAGE [IMAGE...]`.
+#[derive(Debug, Clone, Args)]
+pub struct InspectArgs {
+    /// Format output using a custom template: 'json', or a Go template
+    #[arg(short = 'f', long, value_name = "string")]
+    pub format: Option<String>,
+    /// The images
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
+
+/// `imgctl history [OPTIONS] IMAGE`.
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    /// Format output using a custom template: 'table', 'table TEMPLATE', 'json', or a Go template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+    /// Print sizes and dates in human readable format
+    #[arg(short = 'H', long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub human: bool,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Only show image IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// The image
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+}
+
+/// `imgctl tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]...`.
+#[derive(Debug, Clone, Args)]
+pub struct TagArgs {
+    /// The image to tag
+    #[arg(value_name = "SOURCE_IMAGE[:TAG]")]
+    pub source: String,
+    /// The new tags (several at once is beyond docker)
+    #[arg(required = true, value_name = "TARGET_IMAGE[:TAG]")]
+    pub targets: Vec<String>,
+}
+
+/// `imgctl rmi [OPTIONS] IMAGE [IMAGE...]`.
+#[derive(Debug, Clone, Args)]
+pub struct RmiArgs {
+    /// Force removal of the image
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Do not delete untagged parents
+    #[arg(long)]
+    pub no_prune: bool,
+    /// The images
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
