@@ -55,6 +55,30 @@ pub enum Command {
     Tag(TagArgs),
     /// Remove one or more images
     Rmi(RmiArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(LoadArgs),
+    /// Search Docker Hub for images
+    Search(SearchArgs),
+    /// Manage Docker
+    #[command(subcommand)]
+    System(SystemCommand),
+    /// Generate shell completions
+    Completion(CompletionArgs),
+}
+
+/// `imgctl system ...`.
+#[derive(Debug, Subcommand)]
+pub enum SystemCommand {
+    /// Show docker disk usage
+    Df(DfArgs),
 }
 
 /// `imgctl image ...`.
@@ -72,6 +96,18 @@ pub enum ImageCommand {
     /// Remove one or more images
     #[command(visible_alias = "remove", name = "rm")]
     Rm(RmiArgs),
+    /// Remove unused images
+    Prune(PruneArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(LoadArgs),
 }
 
 /// How `images --sort` orders rows.
@@ -173,4 +209,148 @@ pub struct RmiArgs {
     /// The images
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
+}
+
+/// `imgctl image prune [OPTIONS]`.
+#[derive(Debug, Clone, Args)]
+pub struct PruneArgs {
+    /// Remove all unused images, not just dangling ones
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Provide filter values (e.g. "until=<timestamp>")
+    #[arg(long = "filter", value_name = "filter")]
+    pub filters: Vec<String>,
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Print what would be removed and the space it would free, and remove nothing (beyond docker)
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `imgctl pull [OPTIONS] NAME[:TAG|@DIGEST]`.
+#[derive(Debug, Clone, Args)]
+pub struct PullArgs {
+    /// Download all tagged images in the repository
+    #[arg(short = 'a', long)]
+    pub all_tags: bool,
+    /// Set platform if server is multi-platform capable
+    #[arg(long, value_name = "string")]
+    pub platform: Option<String>,
+    /// Suppress verbose output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// The image
+    #[arg(value_name = "NAME[:TAG|@DIGEST]")]
+    pub name: String,
+}
+
+/// `imgctl push [OPTIONS] NAME[:TAG]`.
+#[derive(Debug, Clone, Args)]
+pub struct PushArgs {
+    /// Push all tags of an image to the repository
+    #[arg(short = 'a', long)]
+    pub all_tags: bool,
+    /// Push a platform-specific manifest as a single-platform image to the registry
+    #[arg(long, value_name = "string")]
+    pub platform: Option<String>,
+    /// Suppress verbose output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// The image
+    #[arg(value_name = "NAME[:TAG]")]
+    pub name: String,
+}
+
+/// `imgctl build [OPTIONS] PATH`.
+#[derive(Debug, Clone, Args)]
+pub struct BuildArgs {
+    /// Name and optionally a tag in the "name:tag" format
+    #[arg(short = 't', long = "tag", value_name = "list")]
+    pub tags: Vec<String>,
+    /// Name of the Dockerfile (default: "PATH/Dockerfile")
+    #[arg(short = 'f', long = "file", value_name = "string")]
+    pub file: Option<String>,
+    /// Set build-time variables
+    #[arg(long = "build-arg", value_name = "list")]
+    pub build_args: Vec<String>,
+    /// Set metadata for an image
+    #[arg(long = "label", value_name = "list")]
+    pub labels: Vec<String>,
+    /// Do not use cache when building the image
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Always attempt to pull a newer version of the image
+    #[arg(long)]
+    pub pull: bool,
+    /// Set the target build stage to build.
+    #[arg(long, value_name = "string")]
+    pub target: Option<String>,
+    /// Set platform if server is multi-platform capable
+    #[arg(long, value_name = "string")]
+    pub platform: Option<String>,
+    /// Suppress the build output and print image ID on success
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// The build context: a directory, or `-` for a tar on standard input
+    #[arg(value_name = "PATH")]
+    pub path: String,
+}
+
+/// `imgctl save [OPTIONS] IMAGE [IMAGE...]`.
+#[derive(Debug, Clone, Args)]
+pub struct SaveArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short = 'o', long, value_name = "string")]
+    pub output: Option<PathBuf>,
+    /// The images
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
+
+/// `imgctl load [OPTIONS]`.
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
+    /// Read from tar archive file, instead of STDIN
+    #[arg(short = 'i', long, value_name = "string")]
+    pub input: Option<PathBuf>,
+    /// Suppress the load output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+/// `imgctl search [OPTIONS] TERM`.
+#[derive(Debug, Clone, Args)]
+pub struct SearchArgs {
+    /// Max number of search results
+    #[arg(long, value_name = "int")]
+    pub limit: Option<u32>,
+    /// Format output using a Go template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// The search term
+    #[arg(value_name = "TERM")]
+    pub term: String,
+}
+
+/// `imgctl system df [OPTIONS]`.
+#[derive(Debug, Clone, Args)]
+pub struct DfArgs {
+    /// Format output using a custom template: 'table', 'table TEMPLATE', 'json', or a Go template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+    /// Show detailed information on space usage
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+}
+
+/// `imgctl completion SHELL`.
+#[derive(Debug, Clone, Args)]
+pub struct CompletionArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }

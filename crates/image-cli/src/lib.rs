@@ -12,7 +12,7 @@ pub mod render;
 
 use image_core::ImageService;
 
-use crate::cli::{Command, ImageCommand};
+use crate::cli::{Command, ImageCommand, SystemCommand};
 use crate::commands::{ExitStatus, Io};
 
 /// Runs one parsed command against `service`.
@@ -33,5 +33,24 @@ pub async fn run(command: &Command, service: &dyn ImageService, io: &mut Io<'_>)
         Command::Rmi(args) | Command::Image(ImageCommand::Rm(args)) => {
             commands::rmi::run(service, args, io).await
         }
+        Command::Image(ImageCommand::Prune(args)) => commands::prune::run(service, args, io).await,
+        Command::Pull(args) | Command::Image(ImageCommand::Pull(args)) => {
+            commands::pull::run(service, args, io).await
+        }
+        Command::Push(args) | Command::Image(ImageCommand::Push(args)) => {
+            commands::push::run(service, args, io).await
+        }
+        Command::Build(args) | Command::Image(ImageCommand::Build(args)) => {
+            commands::build::run(service, args, io).await
+        }
+        Command::Save(args) | Command::Image(ImageCommand::Save(args)) => {
+            commands::save::run(service, args, io).await
+        }
+        Command::Load(args) | Command::Image(ImageCommand::Load(args)) => {
+            commands::load::run(service, args, io).await
+        }
+        Command::Search(args) => commands::search::run(service, args, io).await,
+        Command::System(SystemCommand::Df(args)) => commands::df::run(service, args, io).await,
+        Command::Completion(args) => commands::completion::run(args, io),
     }
 }

@@ -4,10 +4,19 @@
 //! a real engine in `main.rs`. A command returns an [`ExitStatus`]; errors
 //! it reports itself on `io.err` in docker's words.
 
+pub mod build;
+pub mod completion;
+pub mod df;
 pub mod history;
 pub mod images;
 pub mod inspect;
+pub mod load;
+pub mod prune;
+pub mod pull;
+pub mod push;
 pub mod rmi;
+pub mod save;
+pub mod search;
 pub mod tag;
 
 use std::io::{self, Write};
