@@ -6,6 +6,8 @@
 //! - `ci`: `cargo fmt --check`, `cargo clippy --all-targets --all-features -D
 //!   warnings`, then `test`. This is what `.ci/run` runs.
 //! - `fmt`: formats the workspace.
+//! - `man [DIR]`: writes imgctl's man pages, generated with clap_mangen from
+//!   the CLI's clap definitions (default `target/man`).
 //! - `test`: starts the real engines and registries (`engine up`), runs every
 //!   test of the workspace with the engines' environment, and stops them again
 //!   (`engine down`) however the run ends.
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
     let result = match task {
         Some("ci") => ci(),
         Some("fmt") => cargo(&["fmt", "--all"]),
+        Some("man") => man(rest),
         Some("test") => test(rest),
         Some("engine") => engine_task(rest),
         Some("help") | Some("--help") | Some("-h") | None => {
@@ -46,6 +49,27 @@ fn main() -> ExitCode {
     }
 }
 
+/// `cargo xtask man [DIR]`: runs image-cli's `man` example, which renders
+/// the man pages from the clap definitions.
+fn man(args: &[String]) -> Result<(), String> {
+    let root = workspace_root();
+    let dir = args
+        .first()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target").join("man"));
+    let dir = dir.to_string_lossy().into_owned();
+    cargo(&[
+        "run",
+        "--quiet",
+        "-p",
+        "image-cli",
+        "--example",
+        "man",
+        "--",
+        &dir,
+    ])
+}
+
 /// Prints the tasks.
 fn print_help() {
     println!(
@@ -53,6 +77,7 @@ fn print_help() {
          tasks:\n  \
          ci              fmt --check, clippy -D warnings, then `test` (what .ci/run runs)\n  \
          fmt             format the workspace\n  \
+         man [DIR]       write imgctl's man pages (default target/man)\n  \
          test [--keep-engines] [-- ARGS]\n                  \
          engine up, every test of the workspace with the engines' environment\n                  \
          (ARGS go to `cargo test`), then engine down\n  \
