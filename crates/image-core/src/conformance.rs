@@ -1145,6 +1145,7 @@ pub async fn prune_dangling(h: &dyn Harness) -> CaseResult {
             .prune(&PruneOptions {
                 all: false,
                 filters: PruneFilters::parse([format!("label=imgctl.test={CASE}")])?,
+                ..PruneOptions::default()
             })
             .await?;
         ensure!(
@@ -1198,6 +1199,7 @@ pub async fn prune_all_keeps_used_images(h: &dyn Harness) -> CaseResult {
             .prune(&PruneOptions {
                 all: true,
                 filters: PruneFilters::parse([format!("label=imgctl.test={CASE}")])?,
+                ..PruneOptions::default()
             })
             .await?;
         ensure!(
@@ -1258,6 +1260,7 @@ pub async fn prune_until_and_label(h: &dyn Harness) -> CaseResult {
             .prune(&PruneOptions {
                 all: false,
                 filters,
+                ..PruneOptions::default()
             })
             .await?;
         let deleted: BTreeSet<_> = report

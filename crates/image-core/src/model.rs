@@ -374,20 +374,30 @@ impl fmt::Display for RemoveAction {
 }
 
 /// What to prune.
+///
+/// With `dry_run`, the backend deletes nothing and returns the report the
+/// same prune would return now: the same actions in the same order and the
+/// same bytes. Backends that cannot tell in advance refuse it with
+/// [`ImageError::NotSupported`](crate::ImageError::NotSupported) rather than
+/// guess.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PruneOptions {
     /// Remove every image no container uses, not only dangling ones.
     pub all: bool,
     /// `until`, `label` and `label!` filters.
     pub filters: PruneFilters,
+    /// Delete nothing; report what would be deleted and the bytes that would
+    /// be freed (`false` when absent from serialized options).
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
-/// What a prune did.
+/// What a prune did (or, with [`PruneOptions::dry_run`], would do).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PruneReport {
     /// Every untag and delete, in order.
     pub actions: Vec<RemoveAction>,
-    /// Bytes freed.
+    /// Bytes freed (or that would be freed).
     pub space_reclaimed: u64,
 }
 

@@ -88,7 +88,10 @@ impl fmt::Debug for BuildContext {
 ///   every untag and delete, in order.
 /// - [`prune`](Self::prune) deletes dangling images (or, with `all`, every
 ///   image no container uses) that pass the filters, and reports each action
-///   and the bytes freed.
+///   and the bytes freed. With `dry_run` nothing is deleted and the report
+///   says what would be: exactly the report the same prune would return now.
+///   A backend that cannot know that in advance returns
+///   [`ImageError::NotSupported`] instead of an estimate.
 /// - [`disk_usage`](Self::disk_usage) gives per-image shared and unique
 ///   sizes; `layers_size` counts each layer once.
 /// - [`containers_using`](Self::containers_using) lists the containers,
@@ -122,7 +125,8 @@ pub trait ImageService: Send + Sync + fmt::Debug + 'static {
     /// Removes an image or one of its references.
     async fn remove(&self, image: &str, options: &RemoveOptions) -> Result<Vec<RemoveAction>>;
 
-    /// Deletes unused images.
+    /// Deletes unused images (or, with `dry_run`, reports what it would
+    /// delete).
     async fn prune(&self, options: &PruneOptions) -> Result<PruneReport>;
 
     /// Reports the disk usage of local images.

@@ -890,54 +890,14 @@ impl ImageService for MemoryImageService {
 
     async fn prune(&self, options: &PruneOptions) -> Result<PruneReport> {
         let now = self.now();
+        if options.dry_run {
+            // The very same prune on a scratch copy, thrown away afterwards:
+            // the report is exactly what a real prune would return now.
+            let mut scratch = self.read().clone();
+            return prune_state(&mut scratch, options, now);
+        }
         let mut state = self.write();
-        let dangling_only = !options.all;
-        let users = state.chain_users();
-        let mut candidates: Vec<(String, Option<DateTime<Utc>>)> = Vec::new();
-        for image in state.images.values() {
-            let has_refs = !state.references_of(&image.id).is_empty();
-            let has_children = !state.children(&image.id).is_empty();
-            if dangling_only && has_children {
-                continue;
-            }
-            if !has_refs && has_children {
-                continue;
-            }
-            let summary = state.summary(image, &users);
-            if !options.filters.matches(&summary, now) {
-                continue;
-            }
-            candidates.push((image.id.clone(), image.created()));
-        }
-        // Oldest first, so a run is reproducible.
-        candidates.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
-        let mut report = PruneReport::default();
-        for (id, _) in candidates {
-            if !state.images.contains_key(&id) {
-                continue;
-            }
-            let refs = state.references_of(&id);
-            let names: Vec<String> = if refs.is_empty() {
-                vec![id.trim_start_matches("sha256:").to_string()]
-            } else {
-                let has_tag = refs.iter().any(|r| r.tag().is_some());
-                if dangling_only && has_tag {
-                    continue;
-                }
-                refs.iter().map(Reference::to_string).collect()
-            };
-            for name in names {
-                match state.delete(&name, false, true) {
-                    Ok((actions, freed)) => {
-                        report.actions.extend(actions);
-                        report.space_reclaimed += freed;
-                    }
-                    Err(ImageError::Conflict { .. } | ImageError::NotFound { .. }) => {}
-                    Err(other) => return Err(other),
-                }
-            }
-        }
-        Ok(report)
+        prune_state(&mut state, options, now)
     }
 
     async fn disk_usage(&self) -> Result<DiskUsage> {
@@ -1045,6 +1005,64 @@ impl ImageService for MemoryImageService {
             })
             .collect())
     }
+}
+
+/// docker's image prune (moby's `ImagesPrune`) on `state`: dangling images
+/// (or, with `all`, every image no container uses) that pass the filters are
+/// removed oldest first, each with `ImageDelete`'s rules, skipping those the
+/// rules refuse. `dry_run` is the caller's business: it passes a copy.
+fn prune_state(
+    state: &mut State,
+    options: &PruneOptions,
+    now: DateTime<Utc>,
+) -> Result<PruneReport> {
+    let dangling_only = !options.all;
+    let users = state.chain_users();
+    let mut candidates: Vec<(String, Option<DateTime<Utc>>)> = Vec::new();
+    for image in state.images.values() {
+        let has_refs = !state.references_of(&image.id).is_empty();
+        let has_children = !state.children(&image.id).is_empty();
+        if dangling_only && has_children {
+            continue;
+        }
+        if !has_refs && has_children {
+            continue;
+        }
+        let summary = state.summary(image, &users);
+        if !options.filters.matches(&summary, now) {
+            continue;
+        }
+        candidates.push((image.id.clone(), image.created()));
+    }
+    // Oldest first, so a run is reproducible.
+    candidates.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    let mut report = PruneReport::default();
+    for (id, _) in candidates {
+        if !state.images.contains_key(&id) {
+            continue;
+        }
+        let refs = state.references_of(&id);
+        let names: Vec<String> = if refs.is_empty() {
+            vec![id.trim_start_matches("sha256:").to_string()]
+        } else {
+            let has_tag = refs.iter().any(|r| r.tag().is_some());
+            if dangling_only && has_tag {
+                continue;
+            }
+            refs.iter().map(Reference::to_string).collect()
+        };
+        for name in names {
+            match state.delete(&name, false, true) {
+                Ok((actions, freed)) => {
+                    report.actions.extend(actions);
+                    report.space_reclaimed += freed;
+                }
+                Err(ImageError::Conflict { .. } | ImageError::NotFound { .. }) => {}
+                Err(other) => return Err(other),
+            }
+        }
+    }
+    Ok(report)
 }
 
 /// Collects a byte stream into memory.

@@ -76,8 +76,10 @@ pub(crate) struct StoredContainer {
     pub state: ContainerState,
 }
 
-/// The state of one in-memory engine.
-#[derive(Debug, Default)]
+/// The state of one in-memory engine. `Clone` gives an independent copy
+/// (layer contents are shared, they never change), which a dry-run prune
+/// works on.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct State {
     pub images: BTreeMap<String, StoredImage>,
     pub layers: HashMap<String, LayerRecord>,

@@ -452,3 +452,53 @@ async fn demo_host_has_what_it_promises() {
     assert!(service.exists("redis:7-alpine").await.unwrap());
     assert!(!service.search("redis", None).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn dry_run_prune_reports_exactly_what_prune_does_and_changes_nothing() {
+    for all in [false, true] {
+        let service = MemoryImageService::demo().unwrap();
+        let snapshot = || async {
+            let images = service
+                .list(&ListOptions {
+                    all: true,
+                    ..ListOptions::default()
+                })
+                .await
+                .unwrap();
+            (images, service.disk_usage().await.unwrap())
+        };
+        let before = snapshot().await;
+        let dry = service
+            .prune(&PruneOptions {
+                all,
+                dry_run: true,
+                ..PruneOptions::default()
+            })
+            .await
+            .unwrap();
+        assert!(
+            !dry.actions.is_empty(),
+            "the demo host has something to prune"
+        );
+        assert_eq!(snapshot().await, before, "a dry run changes nothing");
+        let real = service
+            .prune(&PruneOptions {
+                all,
+                ..PruneOptions::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(dry, real, "all = {all}");
+        assert_ne!(snapshot().await, before, "the real prune did delete");
+        // Once pruned, a dry run finds nothing more, like a real prune.
+        let again = service
+            .prune(&PruneOptions {
+                all,
+                dry_run: true,
+                ..PruneOptions::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(again, PruneReport::default());
+    }
+}
