@@ -322,10 +322,13 @@ pub struct LoadArgs {
 /// `imgctl search [OPTIONS] TERM`.
 #[derive(Debug, Clone, Args)]
 pub struct SearchArgs {
+    /// Filter output based on conditions provided
+    #[arg(short = 'f', long = "filter", value_name = "filter")]
+    pub filters: Vec<String>,
     /// Max number of search results
     #[arg(long, value_name = "int")]
     pub limit: Option<u32>,
-    /// Format output using a Go template
+    /// Pretty-print search using a Go template
     #[arg(long, value_name = "string")]
     pub format: Option<String>,
     /// Don't truncate output

@@ -3,6 +3,7 @@
 //! functions, and docker's `--format` handling.
 
 pub mod format;
+pub mod progress;
 pub mod table;
 pub mod template;
 pub mod units;
