@@ -341,7 +341,20 @@ impl ImageService for DockerImageService {
         let needs_everything =
             options.all || options.filters.before.is_some() || options.filters.since.is_some();
         let everything = self.engine_list(needs_everything, &counts).await?;
+        // The engine looks for dangling images among the images without
+        // children only (the image store's `Heads`), with `all` too: an
+        // untagged parent is an intermediate image, not a dangling one.
+        let parents: std::collections::HashSet<String> =
+            if options.all && options.filters.dangling == Some(true) {
+                everything
+                    .iter()
+                    .filter_map(|image| image.parent_id.clone())
+                    .collect()
+            } else {
+                std::collections::HashSet::new()
+            };
         let mut listed = filter::apply(&options.filters, everything, Utc::now())?;
+        listed.retain(|image| !parents.contains(&image.id));
         if !options.all && needs_everything {
             let top: std::collections::HashSet<String> = self
                 .engine_list(false, &counts)
@@ -563,6 +576,11 @@ impl ImageService for DockerImageService {
     }
 
     async fn prune(&self, options: &PruneOptions) -> Result<PruneReport> {
+        if options.dry_run {
+            // The Engine API has no dry run for image prune, and predicting
+            // its result from outside would be a guess.
+            return Err(ImageError::not_supported("prune --dry-run", "docker"));
+        }
         let mut filters: HashMap<String, Vec<String>> = HashMap::new();
         filters.insert(
             "dangling".to_string(),

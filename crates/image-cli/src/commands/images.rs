@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike as _, Timelike as _, Utc};
 use image_core::reference::Reference;
 use image_core::{ImageFilters, ImageService, ImageSummary, ListOptions, short_id};
 use serde::Serialize;
@@ -87,7 +87,76 @@ pub fn headers() -> BTreeMap<String, String> {
 /// run here: `2024-06-07 08:09:10 +0000 UTC`.
 fn go_time_string(created: Option<DateTime<Utc>>) -> String {
     let at = created.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    if (0..=9999).contains(&at.year()) {
+        // What the `format` below prints, without parsing its pattern for
+        // each of a thousand rows.
+        return format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} +0000 UTC",
+            at.year(),
+            at.month(),
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second()
+        );
+    }
     at.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string()
+}
+
+/// The familiar name and the tag of a repo tag, for the shape engines
+/// report nearly always: `name:tag` where `name` is a Docker Hub
+/// repository in familiar form (no domain, not under `library/`), made of
+/// lowercase path components with single `.`/`_` or runs of `-` between
+/// alphanumerics. There the answer is the text itself, split at the colon,
+/// which is what [`Reference::parse_normalized`] would find, only without
+/// its regular expressions. `None` for anything else: the parser decides.
+fn familiar_tagged(text: &str) -> Option<(&str, &str)> {
+    let (name, tag) = text.split_once(':')?;
+    let tag_ok = (1..=128).contains(&tag.len())
+        && tag.bytes().enumerate().all(|(i, b)| {
+            b.is_ascii_alphanumeric() || b == b'_' || (i > 0 && (b == b'.' || b == b'-'))
+        });
+    (tag_ok && familiar_hub_name(name)).then_some((name, tag))
+}
+
+/// The familiar name and the digest of a repo digest, for the shape
+/// engines report: `name@sha256:<64 lowercase hex>` with `name` as in
+/// [`familiar_tagged`]. `None` for anything else: the parser decides.
+fn familiar_digested(text: &str) -> Option<(&str, &str)> {
+    let (name, digest) = text.split_once('@')?;
+    let hex = digest.strip_prefix("sha256:")?;
+    let digest_ok = hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    (digest_ok && familiar_hub_name(name)).then_some((name, digest))
+}
+
+/// Whether `name` is a Docker Hub repository written in familiar form,
+/// within a strict subset of the reference grammar: so normalizing it and
+/// making it familiar again gives `name` back.
+fn familiar_hub_name(name: &str) -> bool {
+    // Far below the 255 bytes allowed for `docker.io/library/<name>`.
+    if name.is_empty() || name.len() > 200 {
+        return false;
+    }
+    let mut components = name.split('/');
+    let first = components.next().unwrap_or_default();
+    let several = name.contains('/');
+    // A first component with a dot is a registry domain; `localhost` is one
+    // too; `library/x` is familiar `x`.
+    if several && (first.contains('.') || first == "localhost" || first == "library") {
+        return false;
+    }
+    name.split('/').all(|component| {
+        let bytes = component.as_bytes();
+        let alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+        bytes.first().is_some_and(alnum)
+            && bytes.last().is_some_and(alnum)
+            && bytes
+                .iter()
+                .all(|b| alnum(b) || matches!(b, b'.' | b'_' | b'-'))
+            && bytes.windows(2).all(|pair| {
+                alnum(&pair[0]) || alnum(&pair[1]) || (pair[0] == b'-' && pair[1] == b'-')
+            })
+    })
 }
 
 /// The rows of one image, as docker's `imageFormatTaggedAndDigest` makes
@@ -101,15 +170,16 @@ pub fn rows_of(
     truncate: bool,
     now: DateTime<Utc>,
 ) -> Vec<ImageRow> {
-    let make = |repository: &str, tag: &str, digest: &str| ImageRow {
+    // The columns every row of the image shares, formatted once.
+    let shared = ImageRow {
         id: if truncate {
             short_id(&image.id).to_string()
         } else {
             image.id.clone()
         },
-        repository: repository.to_string(),
-        tag: tag.to_string(),
-        digest: digest.to_string(),
+        repository: String::new(),
+        tag: String::new(),
+        digest: String::new(),
         created_since: created_since(image.created, now),
         created_at: go_time_string(image.created),
         size: human_size_with_precision(image.size as f64, 3),
@@ -121,9 +191,16 @@ pub fn rows_of(
             || "N/A".to_string(),
             |s| human_size(image.size.saturating_sub(s) as f64),
         ),
-        virtual_size: human_size_with_precision(image.size as f64, 3),
+        // docker/cli's `VirtualSize()` is `units.HumanSize` (4 digits).
+        virtual_size: human_size(image.size as f64),
         sort_created: image.created,
         sort_size: image.size,
+    };
+    let make = |repository: &str, tag: &str, digest: &str| ImageRow {
+        repository: repository.to_string(),
+        tag: tag.to_string(),
+        digest: digest.to_string(),
+        ..shared.clone()
     };
     if image.repo_tags.is_empty() && image.repo_digests.is_empty() {
         return vec![make("<none>", "<none>", "<none>")];
@@ -132,26 +209,33 @@ pub fn rows_of(
     let mut tags: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut digests: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for text in &image.repo_tags {
-        if let Ok(r) = Reference::parse_normalized(text) {
-            if let Some(tag) = r.tag() {
-                let name = r.familiar_name();
-                if !order.contains(&name) {
-                    order.push(name.clone());
-                }
-                tags.entry(name).or_default().push(tag.to_string());
+        let tagged = match familiar_tagged(text) {
+            Some((name, tag)) => Some((name.to_string(), tag.to_string())),
+            None => Reference::parse_normalized(text)
+                .ok()
+                .and_then(|r| r.tag().map(|tag| (r.familiar_name(), tag.to_string()))),
+        };
+        if let Some((name, tag)) = tagged {
+            if !order.contains(&name) {
+                order.push(name.clone());
             }
+            tags.entry(name).or_default().push(tag);
         }
     }
     let mut digest_order: Vec<String> = Vec::new();
     for text in &image.repo_digests {
-        if let Ok(r) = Reference::parse_normalized(text) {
-            if let Some(digest) = r.digest() {
-                let name = r.familiar_name();
-                if !digest_order.contains(&name) {
-                    digest_order.push(name.clone());
-                }
-                digests.entry(name).or_default().push(digest.to_string());
+        let digested = match familiar_digested(text) {
+            Some((name, digest)) => Some((name.to_string(), digest.to_string())),
+            None => Reference::parse_normalized(text).ok().and_then(|r| {
+                r.digest()
+                    .map(|digest| (r.familiar_name(), digest.to_string()))
+            }),
+        };
+        if let Some((name, digest)) = digested {
+            if !digest_order.contains(&name) {
+                digest_order.push(name.clone());
             }
+            digests.entry(name).or_default().push(digest);
         }
     }
     let mut rows = Vec::new();
@@ -270,5 +354,181 @@ pub async fn run(service: &dyn ImageService, args: &ImagesArgs, io: &mut Io<'_>)
             let _ = writeln!(io.err, "{message}");
             ExitStatus::Failure
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Names, tags and digests around the edges of the fast paths.
+    fn names() -> Vec<String> {
+        let components = [
+            "a",
+            "app",
+            "a.b",
+            "a_b",
+            "a__b",
+            "a--b",
+            "a-b",
+            "a..b",
+            "a._b",
+            "A",
+            "-a",
+            "a-",
+            "_a",
+            "a.",
+            "localhost",
+            "library",
+            "docker.io",
+            "index.docker.io",
+            "example.com",
+            "host:5000",
+            "1",
+            "ab9",
+            "",
+            "a b",
+            "é",
+        ];
+        let mut names: Vec<String> = components.iter().map(|c| c.to_string()).collect();
+        for first in components {
+            for second in ["a", "x-y", "B", ""] {
+                names.push(format!("{first}/{second}"));
+                names.push(format!("{first}/{second}/z"));
+            }
+        }
+        names.push("a".repeat(200));
+        names.push("a".repeat(201));
+        names.push(format!("{}/{}", "a".repeat(120), "b".repeat(120)));
+        names
+    }
+
+    #[test]
+    fn fast_paths_agree_with_the_reference_parser() {
+        let long_tag = "t".repeat(128);
+        let too_long_tag = "t".repeat(129);
+        let tags = [
+            "v1",
+            "latest",
+            "V_1.0-rc",
+            "_x",
+            "-x",
+            ".x",
+            "",
+            "a:b",
+            "x@y",
+            &long_tag,
+            &too_long_tag,
+        ];
+        let hex = "0123456789abcdef".repeat(4);
+        let digests = [
+            format!("sha256:{hex}"),
+            format!("sha256:{}", hex.to_uppercase()),
+            format!("sha256:{}", &hex[1..]),
+            format!("sha512:{hex}{hex}"),
+            "sha256:".to_string(),
+        ];
+        let mut fast = 0;
+        for name in names() {
+            for tag in tags {
+                let text = format!("{name}:{tag}");
+                if let Some((n, t)) = familiar_tagged(&text) {
+                    fast += 1;
+                    let parsed = Reference::parse_normalized(&text).unwrap();
+                    assert_eq!(parsed.familiar_name(), n, "{text}");
+                    assert_eq!(parsed.tag(), Some(t), "{text}");
+                }
+            }
+            for digest in &digests {
+                let text = format!("{name}@{digest}");
+                if let Some((n, d)) = familiar_digested(&text) {
+                    fast += 1;
+                    let parsed = Reference::parse_normalized(&text).unwrap();
+                    assert_eq!(parsed.familiar_name(), n, "{text}");
+                    assert_eq!(
+                        parsed.digest().map(ToString::to_string),
+                        Some(d.to_string())
+                    );
+                }
+            }
+        }
+        assert!(fast > 100, "the fast paths took only {fast} cases");
+        assert_eq!(
+            familiar_tagged("imgctl-bench/app-0:v500"),
+            Some(("imgctl-bench/app-0", "v500"))
+        );
+        assert_eq!(
+            familiar_tagged("busybox:latest"),
+            Some(("busybox", "latest"))
+        );
+        for slow in [
+            "localhost:5000/app:v1",
+            "127.0.0.1:5000/app:v1",
+            "library/busybox:latest",
+            "docker.io/library/busybox:latest",
+            "quay.io/x/y:1",
+            "app@sha256:0",
+            "app:v1@sha256:0123",
+        ] {
+            assert_eq!(familiar_tagged(slow), None, "{slow}");
+        }
+    }
+
+    #[test]
+    fn go_time_string_matches_the_chrono_pattern() {
+        for seconds in [
+            0,
+            1_704_067_200,
+            253_402_300_799,
+            -62_135_596_800,
+            951_782_400,
+        ] {
+            let at = DateTime::from_timestamp(seconds, 0).unwrap();
+            assert_eq!(
+                go_time_string(Some(at)),
+                at.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string()
+            );
+        }
+        assert_eq!(go_time_string(None), "1970-01-01 00:00:00 +0000 UTC");
+    }
+
+    #[test]
+    fn rows_of_an_image_with_several_references() {
+        let image = ImageSummary {
+            id: format!("sha256:{}", "ab".repeat(32)),
+            repo_tags: vec![
+                "imgctl-bench/app-0:v500".into(),
+                "localhost:5000/app:v1".into(),
+                "imgctl-bench/app-0:v501".into(),
+            ],
+            repo_digests: vec![
+                format!("imgctl-bench/app-0@sha256:{}", "cd".repeat(32)),
+                format!("registry.example/other@sha256:{}", "ef".repeat(32)),
+            ],
+            parent_id: None,
+            created: None,
+            size: 25,
+            shared_size: None,
+            labels: BTreeMap::new(),
+            containers: 0,
+        };
+        let rows = rows_of(&image, true, true, Utc::now());
+        let cells: Vec<(&str, &str, &str)> = rows
+            .iter()
+            .map(|r| (r.repository.as_str(), r.tag.as_str(), r.digest.as_str()))
+            .collect();
+        let cd = format!("sha256:{}", "cd".repeat(32));
+        let ef = format!("sha256:{}", "ef".repeat(32));
+        assert_eq!(
+            cells,
+            vec![
+                ("imgctl-bench/app-0", "v500", cd.as_str()),
+                ("imgctl-bench/app-0", "v501", cd.as_str()),
+                ("localhost:5000/app", "v1", "<none>"),
+                ("registry.example/other", "<none>", ef.as_str()),
+            ]
+        );
+        assert!(rows.iter().all(|r| r.id == "abababababab"));
     }
 }

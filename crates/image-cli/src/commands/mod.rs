@@ -24,13 +24,17 @@ use std::io::{self, Write};
 use chrono::{DateTime, Utc};
 use image_core::{ErrorKind, ImageError};
 
-/// What a command exits with: docker uses 0 for success and 1 for failure.
+/// What a command exits with: docker uses 0 for success and 1 for failure
+/// (64 for an `inspect` template that does not parse).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {
     /// Everything worked.
     Success,
     /// Something failed; it was reported on stderr.
     Failure,
+    /// A `--format` template did not parse: docker's `inspect` exits 64
+    /// (`cli.StatusError{StatusCode: 64}`).
+    BadTemplate,
 }
 
 impl ExitStatus {
@@ -39,6 +43,7 @@ impl ExitStatus {
         match self {
             ExitStatus::Success => 0,
             ExitStatus::Failure => 1,
+            ExitStatus::BadTemplate => 64,
         }
     }
 }

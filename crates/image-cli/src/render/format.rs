@@ -4,6 +4,11 @@
 //! columns through Go's tabwriter; `json` is `{{json .}}`; anything else is
 //! a Go template executed once per row. `\t` and `\n` written literally in
 //! the format become a tab and a newline, as docker does.
+//!
+//! A row is one of docker's formatter contexts, whose `MarshalJSON` turns it
+//! into a map of its fields and encodes that with `json.Marshal`: `json` (and
+//! a format that is exactly `{{json .}}`) prints each row with its keys
+//! sorted and `<`, `>`, `&` escaped as `\u003c`, `\u003e`, `\u0026`.
 
 use std::collections::BTreeMap;
 
@@ -28,6 +33,8 @@ impl std::error::Error for FormatError {}
 #[derive(Debug)]
 pub struct Format {
     table: bool,
+    /// The whole row as JSON (`json`, or exactly `{{json .}}`).
+    json_rows: bool,
     template: Template,
 }
 
@@ -49,7 +56,12 @@ impl Format {
             .replace("\\n", "\n");
         let template = Template::parse(&body)
             .map_err(|e| FormatError(format!("template parsing error: {e}")))?;
-        Ok(Format { table, template })
+        let json_rows = !table && body == "{{json .}}";
+        Ok(Format {
+            table,
+            json_rows,
+            template,
+        })
     }
 
     /// Whether this is a `table` format.
@@ -66,10 +78,13 @@ impl Format {
     ) -> Result<String, FormatError> {
         let mut body = String::new();
         for row in rows {
-            let line = self
-                .template
-                .render(row)
-                .map_err(|e| FormatError(format!("template parsing error: {e}")))?;
+            let line = if self.json_rows {
+                context_json(row)?
+            } else {
+                self.template
+                    .render(row)
+                    .map_err(|e| FormatError(format!("template parsing error: {e}")))?
+            };
             body.push_str(&line);
             body.push('\n');
         }
@@ -81,5 +96,81 @@ impl Format {
             .render_header(headers)
             .map_err(|e| FormatError(format!("template parsing error: {e}")))?;
         Ok(tabwriter_format(&format!("{header}\n{body}")))
+    }
+}
+
+/// A row as docker's formatter contexts marshal themselves (`MarshalJSON`
+/// of `cli/command/formatter/reflect.go`): a map of the fields, encoded by
+/// Go's `json.Marshal`, so with sorted keys and HTML characters escaped.
+fn context_json<T: Serialize>(row: &T) -> Result<String, FormatError> {
+    let value = serde_json::to_value(row).map_err(|e| FormatError(format!("json: {e}")))?;
+    let text =
+        serde_json::to_string(&sorted(value)).map_err(|e| FormatError(format!("json: {e}")))?;
+    Ok(go_escape_html(&text))
+}
+
+/// The value with the keys of every object in sorted order.
+fn sorted(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => {
+            let entries: BTreeMap<String, serde_json::Value> =
+                map.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+            serde_json::Value::Object(entries.into_iter().collect())
+        }
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().map(sorted).collect())
+        }
+        other => other,
+    }
+}
+
+/// Go's `json.Marshal` escaping on top of serde_json's: `<`, `>`, `&`,
+/// U+2028 and U+2029 as `\u` escapes. These characters only occur inside
+/// JSON strings.
+fn go_escape_html(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Row {
+        #[serde(rename = "Repository")]
+        repository: String,
+        #[serde(rename = "ID")]
+        id: String,
+    }
+
+    #[test]
+    fn json_rows_are_sorted_and_html_escaped_like_marshal_json() {
+        let rows = [Row {
+            repository: "<none> & \u{2028}".to_string(),
+            id: "0123".to_string(),
+        }];
+        let want = "{\"ID\":\"0123\",\"Repository\":\"\\u003cnone\\u003e \\u0026 \\u2028\"}\n";
+        for format in ["json", "{{json .}}"] {
+            let format = Format::parse(format).unwrap();
+            assert_eq!(format.write(&rows, &BTreeMap::new()).unwrap(), want);
+        }
+        // Any other template keeps the json function's encoding.
+        let format = Format::parse("{{json .Repository}}").unwrap();
+        assert_eq!(
+            format.write(&rows, &BTreeMap::new()).unwrap(),
+            "\"<none> & \\u2028\"\n"
+        );
     }
 }
