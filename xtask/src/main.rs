@@ -13,7 +13,10 @@
 //!   (`engine down`) however the run ends.
 //! - `engine up|down|env|status|check|install`: the real-engine harness, see
 //!   [`engine`].
+//! - `bench cli`: times `imgctl` against the docker CLI and the raw API on a
+//!   private engine with 1,000 images, see [`bench`]. Not part of `ci`.
 
+mod bench;
 mod engine;
 mod envfile;
 mod packages;
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
         Some("man") => man(rest),
         Some("test") => test(rest),
         Some("engine") => engine_task(rest),
+        Some("bench") => bench::run(rest),
         Some("help") | Some("--help") | Some("-h") | None => {
             print_help();
             Ok(())
@@ -86,7 +90,11 @@ fn print_help() {
          engine env      print target/engines/env (`export K='V'` lines)\n  \
          engine status   say what runs\n  \
          engine check    smoke-test the running engines and registries with the docker CLI\n  \
-         engine install  install the Debian packages and fetch trixie's dockerd"
+         engine install  install the Debian packages and fetch trixie's dockerd\n  \
+         bench cli [--images N] [--rounds N] [--engine a|b|all]\n                  \
+         time imgctl against docker and the raw API on N images (default 1000,\n                  \
+         21 rounds, engine A); a benchmark, not run by CI\n  \
+         bench clean     remove the bench images from both engines"
     );
 }
 

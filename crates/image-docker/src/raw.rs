@@ -246,6 +246,44 @@ impl RawClient {
         Ok(json_stream(response.into_body()))
     }
 
+    /// `GET /_ping`, unversioned as the docker CLI sends it, and the API
+    /// version the engine reports in its `Api-Version` header (`None` when
+    /// the answer has none). Engines answer it at once, unlike `/version`.
+    /// The timeout bounds the whole exchange.
+    pub(crate) async fn ping_api_version(&self) -> Result<Option<String>, RawError> {
+        let exchange = async {
+            let response = self
+                .send_path(Method::GET, "/_ping".to_string(), &[])
+                .await?;
+            let version = response
+                .headers()
+                .get("api-version")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            // Read the short body (`OK`) so that the connection is reused.
+            let _ = read_body(response.into_body(), MAX_ERROR_BODY, true).await;
+            Ok(version)
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .unwrap_or(Err(RawError::Timeout))
+    }
+
+    /// The same client (sharing its connection pool) for another API
+    /// version; fails as [`RawClient::new`] does on a malformed version.
+    pub(crate) fn with_api_version(&self, api_version: &str) -> Result<RawClient, RawError> {
+        let version = api_version.strip_prefix('v').unwrap_or(api_version);
+        if version.is_empty() || !version.chars().all(|c| c.is_ascii_digit() || c == '.') {
+            return Err(RawError::Other(format!(
+                "invalid engine API version \"{api_version}\""
+            )));
+        }
+        Ok(RawClient {
+            version_prefix: format!("/v{version}").into(),
+            ..self.clone()
+        })
+    }
+
     /// Sends one request and waits for the response headers; a non-2xx
     /// status becomes [`RawError::Status`]. Not bounded by the timeout.
     async fn send(
@@ -255,6 +293,17 @@ impl RawClient {
         headers: &[(&str, String)],
     ) -> Result<Response<Incoming>, RawError> {
         let path = self.full_path(path_and_query)?;
+        self.send_path(method, path, headers).await
+    }
+
+    /// [`RawClient::send`] with the whole path, version prefix included
+    /// (or not, for `/_ping`).
+    async fn send_path(
+        &self,
+        method: Method,
+        path: String,
+        headers: &[(&str, String)],
+    ) -> Result<Response<Incoming>, RawError> {
         let mut builder = Request::builder()
             .method(method.clone())
             .header(USER_AGENT, USER_AGENT_VALUE);

@@ -92,7 +92,27 @@ impl DockerImageService {
     pub async fn connect(options: ConnectOptions) -> Result<DockerImageService> {
         let endpoint = options.endpoint.url();
         let timeout = options.timeout.as_secs().max(1);
-        let version = bollard::API_DEFAULT_VERSION;
+        // Negotiate as the docker CLI does: from the `Api-Version` header of
+        // `GET /_ping`. bollard's `negotiate_version` asks `/version`, which
+        // an engine answers only after asking containerd and runc for their
+        // versions: 5 ms on Docker 20.10, against 0.2 ms for the ping, on
+        // every command. Both report the engine's highest API version. When
+        // the ping fails in any other way than a timeout, bollard's
+        // negotiation runs as before, so every failure reads as it did.
+        let default = bollard::API_DEFAULT_VERSION;
+        let probe = RawClient::new(&options.endpoint, &default.to_string(), options.timeout).ok();
+        let pinged = match &probe {
+            Some(probe) => match probe.ping_api_version().await {
+                Ok(Some(server)) => parse_api_version(&server)
+                    .map(|server| if server < *default { server } else { *default }),
+                Err(RawError::Timeout) => {
+                    return Err(unavailable(&endpoint, "the engine did not answer in time"));
+                }
+                Ok(None) | Err(_) => None,
+            },
+            None => None,
+        };
+        let version = pinged.as_ref().unwrap_or(default);
         let connected = match &options.endpoint {
             Endpoint::Unix(path) => {
                 Docker::connect_with_unix(&path.to_string_lossy(), timeout, version)
@@ -129,11 +149,10 @@ impl DockerImageService {
             subject: "",
             registry: "",
         };
-        let docker =
-            docker
-                .negotiate_version()
-                .await
-                .map_err(|e| match errors::from_bollard(e, cx) {
+        let docker = match pinged {
+            Some(_) => docker,
+            None => docker.negotiate_version().await.map_err(|e| {
+                match errors::from_bollard(e, cx) {
                     ImageError::Backend { message, source } => {
                         match errors::connection_hint(source.as_ref()) {
                             Some(hint) => unavailable(&endpoint, hint),
@@ -150,13 +169,17 @@ impl DockerImageService {
                         }
                     }
                     other => other,
-                })?;
+                }
+            })?,
+        };
         let client = docker.client_version();
         let api_version = format!("{}.{}", client.major_version, client.minor_version);
-        let raw =
-            RawClient::new(&options.endpoint, &api_version, options.timeout).map_err(|e| {
-                ImageError::backend(format!("setting up the connection to {endpoint}"), e)
-            })?;
+        let raw = match probe.filter(|_| pinged.is_some()) {
+            // The ping's client, with its connection kept for what follows.
+            Some(probe) => probe.with_api_version(&api_version),
+            None => RawClient::new(&options.endpoint, &api_version, options.timeout),
+        }
+        .map_err(|e| ImageError::backend(format!("setting up the connection to {endpoint}"), e))?;
         Ok(DockerImageService {
             docker,
             raw,
@@ -227,23 +250,20 @@ impl DockerImageService {
         all: bool,
         counts: &HashMap<String, u64>,
     ) -> Result<Vec<ImageSummary>> {
+        Ok(summaries(self.engine_images(all).await?, counts))
+    }
+
+    /// The engine's image list, as bollard reads it.
+    async fn engine_images(&self, all: bool) -> Result<Vec<bollard::models::ImageSummary>> {
         let options = ListImagesOptions {
             all,
             digests: true,
             ..ListImagesOptions::default()
         };
-        let images = self
-            .docker
+        self.docker
             .list_images(Some(options))
             .await
-            .map_err(|e| self.bollard_error(e, ""))?;
-        Ok(images
-            .into_iter()
-            .map(|image| {
-                let count = counts.get(&image.id).copied().unwrap_or(0);
-                convert::summary(image, count)
-            })
-            .collect())
+            .map_err(|e| self.bollard_error(e, ""))
     }
 
     fn credentials_for(
@@ -253,6 +273,29 @@ impl DockerImageService {
     ) -> Option<RegistryAuth> {
         credentials::resolve(explicit, self.config_dir.as_deref(), domain)
     }
+}
+
+/// The engine's images as summaries, with how many containers use each.
+fn summaries(
+    images: Vec<bollard::models::ImageSummary>,
+    counts: &HashMap<String, u64>,
+) -> Vec<ImageSummary> {
+    images
+        .into_iter()
+        .map(|image| {
+            let count = counts.get(&image.id).copied().unwrap_or(0);
+            convert::summary(image, count)
+        })
+        .collect()
+}
+
+/// An API version as bollard's negotiation reads it: `MAJOR.MINOR`.
+fn parse_api_version(text: &str) -> Option<bollard::ClientVersion> {
+    let (major, minor) = text.split_once('.')?;
+    Some(bollard::ClientVersion {
+        major_version: major.parse().ok()?,
+        minor_version: minor.parse().ok()?,
+    })
 }
 
 /// Checks that `name` names an image the way docker accepts it (reference,
@@ -337,10 +380,15 @@ fn last_digest(events: &[ProgressEvent]) -> Option<String> {
 #[async_trait]
 impl ImageService for DockerImageService {
     async fn list(&self, options: &ListOptions) -> Result<Vec<ImageSummary>> {
-        let counts = convert::containers_per_image(&self.all_containers().await?);
         let needs_everything =
             options.all || options.filters.before.is_some() || options.filters.since.is_some();
-        let everything = self.engine_list(needs_everything, &counts).await?;
+        // The containers (for the counts) and the images do not depend on
+        // each other, so both requests go out at once: the containers cost
+        // no round trip of their own.
+        let (containers, images) =
+            futures::try_join!(self.all_containers(), self.engine_images(needs_everything))?;
+        let counts = convert::containers_per_image(&containers);
+        let everything = summaries(images, &counts);
         // The engine looks for dangling images among the images without
         // children only (the image store's `Heads`), with `all` too: an
         // untagged parent is an intermediate image, not a dangling one.
@@ -608,7 +656,6 @@ impl ImageService for DockerImageService {
     }
 
     async fn disk_usage(&self) -> Result<DiskUsage> {
-        let counts = convert::containers_per_image(&self.all_containers().await?);
         let supports_type = self
             .api_version
             .split_once('.')
@@ -619,11 +666,14 @@ impl ImageService for DockerImageService {
         } else {
             "/system/df"
         };
-        let json = self
-            .raw
-            .get_json(path)
-            .await
-            .map_err(|e| self.raw_error(e, "", ""))?;
+        // As in `list`, the containers go out at the same time.
+        let (containers, json) = futures::try_join!(self.all_containers(), async {
+            self.raw
+                .get_json(path)
+                .await
+                .map_err(|e| self.raw_error(e, "", ""))
+        })?;
+        let counts = convert::containers_per_image(&containers);
         convert::disk_usage(&json, &counts)
             .map_err(|message| ImageError::backend(message.clone(), std::io::Error::other(message)))
     }

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::{ExitStatus, Io, report};
 use crate::cli::{ImagesArgs, SortKey};
-use crate::render::format::{Format, FormatError};
+use crate::render::format::{Columns, Format, FormatError};
 use crate::render::units::{created_since, human_size, human_size_with_precision};
 
 const DEFAULT_TABLE: &str =
@@ -61,6 +61,26 @@ pub struct ImageRow {
     sort_created: Option<DateTime<Utc>>,
     #[serde(skip)]
     sort_size: u64,
+}
+
+impl Columns for ImageRow {
+    fn column(&self, name: &str) -> Option<&str> {
+        let text = match name {
+            "ID" => &self.id,
+            "Repository" => &self.repository,
+            "Tag" => &self.tag,
+            "Digest" => &self.digest,
+            "CreatedSince" => &self.created_since,
+            "CreatedAt" => &self.created_at,
+            "Size" => &self.size,
+            "Containers" => &self.containers,
+            "SharedSize" => &self.shared_size,
+            "UniqueSize" => &self.unique_size,
+            "VirtualSize" => &self.virtual_size,
+            _ => return None,
+        };
+        Some(text)
+    }
 }
 
 /// The table headers of the placeholders.
@@ -345,7 +365,7 @@ pub async fn run(service: &dyn ImageService, args: &ImagesArgs, io: &mut Io<'_>)
     if args.reverse {
         rows.reverse();
     }
-    match format.write(&rows, &headers()) {
+    match format.write_columns(&rows, &headers()) {
         Ok(text) => {
             let _ = io.out.write_all(text.as_bytes());
             ExitStatus::Success
@@ -473,6 +493,47 @@ mod tests {
         ] {
             assert_eq!(familiar_tagged(slow), None, "{slow}");
         }
+    }
+
+    /// `column` gives what the template engine prints for every placeholder.
+    #[test]
+    fn columns_are_the_serialized_fields() {
+        let image = ImageSummary {
+            id: format!("sha256:{}", "ab".repeat(32)),
+            repo_tags: vec!["app:v1".into()],
+            repo_digests: Vec::new(),
+            parent_id: None,
+            created: DateTime::from_timestamp(1_704_067_200, 0),
+            size: 1_234_567,
+            shared_size: Some(1000),
+            labels: BTreeMap::new(),
+            containers: 2,
+        };
+        let row = rows_of(&image, true, false, Utc::now()).remove(0);
+        let json = serde_json::to_value(&row).unwrap();
+        let object = json.as_object().unwrap();
+        assert_eq!(object.len(), headers().len());
+        for name in headers().keys() {
+            assert_eq!(
+                row.column(name),
+                object.get(name).and_then(|v| v.as_str()),
+                "{name}"
+            );
+            let template = format!("{{{{.{name}}}}}");
+            let engine = crate::render::template::Template::parse(&template).unwrap();
+            assert_eq!(
+                row.column(name).map(str::to_string),
+                Some(engine.render(&row).unwrap())
+            );
+        }
+        assert_eq!(row.column("Nope"), None);
+        let table = Format::parse(DEFAULT_TABLE).unwrap();
+        assert_eq!(
+            table
+                .write_columns(std::slice::from_ref(&row), &headers())
+                .unwrap(),
+            table.write(&[row], &headers()).unwrap()
+        );
     }
 
     #[test]

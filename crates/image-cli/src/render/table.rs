@@ -243,6 +243,11 @@ impl TabWriter {
 /// next character never starts a Hangul, emoji or regional-indicator
 /// sequence, and a Prepend character does not either.
 pub fn display_width(text: &str) -> usize {
+    // Printable ASCII: every character is a cluster of its own, one column
+    // wide. Almost every cell of a table is, and this is its hot loop.
+    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return text.len();
+    }
     let mut total = 0;
     let mut cluster = 0;
     let mut state = GraphemeState::Any;
@@ -817,6 +822,23 @@ Build Cache     0         0         0B        0B
         for &(text, want) in cases {
             assert_eq!(display_width(text), want, "display_width({text:?})");
         }
+    }
+
+    /// The fast path of `display_width`: each printable ASCII character is
+    /// a cluster of its own (grapheme property Other, GB999) one column wide.
+    #[test]
+    fn printable_ascii_is_one_column_per_byte() {
+        for byte in 0x20u8..0x7f {
+            let c = char::from(byte);
+            assert_eq!(gcb(c), Gcb::Other, "{c:?}");
+            assert_eq!(rune_width(c), 1, "{c:?}");
+        }
+        assert_eq!(
+            transition(GraphemeState::Any, Gcb::Other),
+            (GraphemeState::Any, true)
+        );
+        assert_eq!(display_width("imgctl-bench/app-0   v500 <none>"), 32);
+        assert_eq!(display_width("tab\there"), 7);
     }
 
     #[test]
