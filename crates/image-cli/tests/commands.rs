@@ -3,38 +3,12 @@
 
 #![allow(clippy::unwrap_used)]
 
-use chrono::{TimeZone, Utc};
-use clap::Parser as _;
-use image_cli::cli::Cli;
-use image_cli::commands::{ExitStatus, Io};
+mod harness;
+
+use harness::{TextOutput as Output, run_with};
+use image_cli::commands::ExitStatus;
 use image_core::mock::MockImageService;
-use image_core::{ConflictReason, ImageError, ImageService, MemoryImageService};
-
-struct Output {
-    out: String,
-    err: String,
-    status: ExitStatus,
-}
-
-async fn run_with(service: &dyn ImageService, args: &[&str], stdin: &str) -> Output {
-    let cli = Cli::try_parse_from(std::iter::once("imgctl").chain(args.iter().copied())).unwrap();
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let mut input = std::io::Cursor::new(stdin.as_bytes().to_vec());
-    let mut io = Io {
-        out: &mut out,
-        err: &mut err,
-        input: &mut input,
-        now: Utc.with_ymd_and_hms(2025, 3, 1, 0, 0, 0).unwrap(),
-        stdout_is_terminal: false,
-    };
-    let status = image_cli::run(&cli.command, service, &mut io).await;
-    Output {
-        out: String::from_utf8(out).unwrap(),
-        err: String::from_utf8(err).unwrap(),
-        status,
-    }
-}
+use image_core::{ConflictReason, ImageError, MemoryImageService};
 
 async fn demo(args: &[&str]) -> Output {
     let service = MemoryImageService::demo().unwrap();

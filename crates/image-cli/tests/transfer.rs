@@ -4,56 +4,19 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod harness;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use chrono::{TimeZone, Utc};
-use clap::Parser as _;
 use futures::StreamExt as _;
-use image_cli::cli::Cli;
-use image_cli::commands::{ExitStatus, Io};
+use harness::{Output, run_io};
+use image_cli::commands::ExitStatus;
 use image_core::mock::MockImageService;
 use image_core::{
     AuthFailure, ImageError, ImageService, LayerProgress, MemoryImageService, ProgressEvent,
 };
-
-struct Output {
-    out: Vec<u8>,
-    err: String,
-    status: ExitStatus,
-}
-
-impl Output {
-    fn text(&self) -> String {
-        String::from_utf8(self.out.clone()).unwrap()
-    }
-}
-
-async fn run_io(
-    service: &dyn ImageService,
-    args: &[&str],
-    stdin: &[u8],
-    stdout_is_terminal: bool,
-) -> Output {
-    let cli = Cli::try_parse_from(std::iter::once("imgctl").chain(args.iter().copied())).unwrap();
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let mut input = std::io::Cursor::new(stdin.to_vec());
-    let mut io = Io {
-        out: &mut out,
-        err: &mut err,
-        input: &mut input,
-        now: Utc.with_ymd_and_hms(2025, 3, 1, 0, 0, 0).unwrap(),
-        stdout_is_terminal,
-    };
-    let status = image_cli::run(&cli.command, service, &mut io).await;
-    Output {
-        out,
-        err: String::from_utf8(err).unwrap(),
-        status,
-    }
-}
 
 async fn run(service: &dyn ImageService, args: &[&str]) -> Output {
     run_io(service, args, b"", false).await
