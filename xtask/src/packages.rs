@@ -18,13 +18,17 @@ use std::process::{Command, Stdio};
 use crate::procs;
 
 /// The packages installed from the machine's Debian release.
-pub const APT_PACKAGES: [&str; 5] = [
+pub const APT_PACKAGES: &[&str] = &[
     "docker.io",
     "docker-registry",
     "busybox-static",
     "apache2-utils",
     // The certificates of the engines' TLS listeners.
     "openssl",
+    // imgd's web page test (crates/image-http/tests/browser.rs): headless
+    // Chromium driven over WebDriver.
+    "chromium",
+    "chromium-driver",
 ];
 
 /// The Debian suite engine B comes from.
@@ -46,7 +50,8 @@ fn is_installed(package: &str) -> bool {
 /// The packages of [`APT_PACKAGES`] that are not installed.
 pub fn missing_packages() -> Vec<&'static str> {
     APT_PACKAGES
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|p| !is_installed(p))
         .collect()
 }
