@@ -201,7 +201,9 @@ function containerText(row) {
 }
 
 function compareRows(key) {
-  const text = (a, b) => a.localeCompare(b, undefined, { numeric: true });
+  // `<none>` sorts after every name.
+  const text = (a, b) => (a === '<none>') - (b === '<none>')
+    || a.localeCompare(b, undefined, { numeric: true });
   switch (key) {
     case 'repository': return (a, b) => text(a.repository, b.repository) || text(a.tag, b.tag);
     case 'tag': return (a, b) => text(a.tag, b.tag) || text(a.repository, b.repository);
@@ -293,12 +295,17 @@ $('images-body').addEventListener('click', (event) => {
 
 let loading = null;
 
-/** Reloads the images, their containers and the disk usage. */
-async function refresh() {
+/**
+ * Reloads the images, their containers and the disk usage. `announce` says
+ * the counts on the status line (not after an action, whose own message
+ * stays). `body[data-loaded]` is `true` while no reload is under way.
+ */
+async function refresh({ announce = true } = {}) {
   if (!token()) {
     askToken();
     return;
   }
+  document.body.dataset.loaded = 'false';
   const run = (async () => {
     const query = $('show-all').checked ? [['all', 'true']] : [];
     const list = await api('/images', { query });
@@ -312,14 +319,16 @@ async function refresh() {
     const usage = await api('/disk-usage');
     drawUsage(usage);
     const rows = rowsOf(state.images).length;
-    say(`${state.images.length} images, ${rows} rows.`);
-    document.body.dataset.loaded = 'true';
+    if (announce) say(`${state.images.length} images, ${rows} rows.`);
   })();
   loading = run;
   try {
     await run;
   } finally {
-    if (loading === run) loading = null;
+    if (loading === run) {
+      loading = null;
+      document.body.dataset.loaded = 'true';
+    }
   }
 }
 
@@ -345,7 +354,7 @@ $('tag-form').addEventListener('submit', async (event) => {
     const res = await api(`/images/${enc(tagSource)}/tag`, { method: 'POST', body: { target } });
     $('tag-dialog').close();
     say(`Tagged ${res.source ?? tagSource} as ${res.target ?? target}.`);
-    await refresh();
+    await refresh({ announce: false });
   } catch (err) {
     $('tag-error').textContent = err.message;
   } finally {
@@ -361,6 +370,9 @@ let removeTarget = null;
 function openRemove(row) {
   removeTarget = row;
   $('remove-name').textContent = row.tagged ? row.ref : row.short;
+  $('remove-effect').textContent = row.tagged
+    ? 'The tag is removed; if it is the image\u2019s last tag, the image is deleted too.'
+    : 'The image is deleted.';
   $('remove-force').checked = false;
   $('remove-error').textContent = '';
   const users = containerText(row);
@@ -387,7 +399,7 @@ $('remove-form').addEventListener('submit', async (event) => {
     const actions = res.actions ?? [];
     $('remove-dialog').close();
     say(actions.length ? actions.map(actionText).join('; ') : `Removed ${removeTarget.ref}.`);
-    await refresh();
+    await refresh({ announce: false });
   } catch (err) {
     $('remove-error').textContent = err instanceof ApiError && err.status === 409 && !force
       ? `${err.message} (Check “Force” to remove it anyway.)`
@@ -428,6 +440,36 @@ for (const id of ['prune-all', 'prune-until']) {
   $(id).addEventListener('input', resetPrunePlan);
 }
 
+/** Every local image, intermediates included, by ID: to tell images from layers in a report. */
+async function allImages() {
+  const list = await api('/images', { query: [['all', 'true']] });
+  return new Map((list.images ?? []).map((image) => [image.Id, image]));
+}
+
+/**
+ * One line of a prune report. Like docker, a report lists deleted layers
+ * (their chain IDs) next to deleted images; `images` tells them apart.
+ */
+function pruneItem(action, images) {
+  if (action.untagged) {
+    return h('li', { 'data-testid': 'prune-action', 'data-kind': 'tag', 'data-ref': action.untagged },
+      'Untag ', h('code', { text: action.untagged }));
+  }
+  const id = action.deleted ?? '';
+  const image = images.get(id);
+  if (!image) {
+    return h('li', { 'data-testid': 'prune-action', 'data-kind': 'layer', 'data-id': id, title: id },
+      'Delete layer ', h('code', { text: shortId(id) }));
+  }
+  const tags = image.RepoTags?.length ? image.RepoTags.join(', ') : '<none>';
+  return h('li', { 'data-testid': 'prune-action', 'data-kind': 'image', 'data-id': id, title: id },
+    'Delete image ', h('code', { text: shortId(id) }), ` ${tags}, ${humanSize(image.Size ?? 0)}`);
+}
+
+function plural(n, word) {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
 $('prune-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   resetPrunePlan();
@@ -435,13 +477,16 @@ $('prune-form').addEventListener('submit', async (event) => {
   $('prune-preview').disabled = true;
   const options = pruneOptions();
   try {
-    const report = await api('/images/prune', { method: 'POST', body: { ...options, dry_run: true } });
+    const [report, images] = await Promise.all([
+      api('/images/prune', { method: 'POST', body: { ...options, dry_run: true } }),
+      allImages(),
+    ]);
     const actions = report.actions ?? [];
-    $('prune-actions').replaceChildren(...actions.map((action) =>
-      h('li', { 'data-testid': 'prune-action', text: actionText(action) })));
-    const deleted = actions.filter((a) => a.deleted).length;
+    const items = actions.map((action) => pruneItem(action, images));
+    $('prune-actions').replaceChildren(...items);
+    const deleted = items.filter((li) => li.dataset.kind === 'image').length;
     $('prune-space').textContent = actions.length
-      ? `Would delete ${deleted} image${deleted === 1 ? '' : 's'} and free ${humanSize(report.space_reclaimed ?? 0, 4)}.`
+      ? `Would delete ${plural(deleted, 'image')} and free ${humanSize(report.space_reclaimed ?? 0, 4)}.`
       : 'Nothing to prune.';
     $('prune-plan').hidden = false;
     prunePlan = actions.length ? options : null;
@@ -458,12 +503,12 @@ $('prune-confirm').addEventListener('click', async () => {
   if (!prunePlan) return;
   $('prune-confirm').disabled = true;
   try {
+    const images = await allImages();
     const report = await api('/images/prune', { method: 'POST', body: { ...prunePlan, dry_run: false } });
-    const actions = report.actions ?? [];
+    const deleted = (report.actions ?? []).filter((a) => a.deleted && images.has(a.deleted)).length;
     $('prune-dialog').close();
-    say(`Pruned: ${actions.filter((a) => a.deleted).length} images deleted, `
-      + `${humanSize(report.space_reclaimed ?? 0, 4)} freed.`);
-    await refresh();
+    say(`Pruned: ${plural(deleted, 'image')} deleted, ${humanSize(report.space_reclaimed ?? 0, 4)} freed.`);
+    await refresh({ announce: false });
   } catch (err) {
     $('prune-error').textContent = err.message;
     $('prune-confirm').disabled = false;
@@ -507,6 +552,7 @@ function showLayer(event) {
   }
   item.querySelector('.layer-status').textContent = text;
   item.dataset.status = event.status;
+  item.dataset.updates = String(Number(item.dataset.updates ?? 0) + 1);
   item.dataset.state = DONE_STATUSES.test(event.status) ? 'done' : 'active';
 }
 
@@ -604,7 +650,7 @@ $('pull-form').addEventListener('submit', async (event) => {
       pullStatus(`Done: pulled ${done.reference ?? reference}`
         + `${done.image_id ? ` (image ${shortId(done.image_id)})` : ''}.`, 'done');
       say(`Pulled ${done.reference ?? reference}.`);
-      refresh().catch(failed);
+      refresh({ announce: false }).catch(failed);
     } else {
       pullStatus(`Error: ${outcome.message}`, 'error');
     }
