@@ -8,6 +8,8 @@
 
 pub mod archive;
 pub mod build_context;
+pub mod cache;
+pub mod change;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod dockerfile;
@@ -18,6 +20,8 @@ pub mod model;
 pub mod reference;
 pub mod service;
 
+pub use cache::CachedImageService;
+pub use change::{ChangeEvent, ChangeObject, ChangeStream};
 pub use error::{AuthFailure, ConflictReason, ErrorKind, ImageError, Result};
 pub use filter::{ImageFilters, PruneFilters};
 pub use memory::{Clock, ManualClock, MemoryImageService, SystemClock};

@@ -17,6 +17,7 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
+use crate::change::ChangeStream;
 use crate::error::{ImageError, Result};
 use crate::model::{
     BuildOptions, Completion, ContainerRef, DiskUsage, HistoryEntry, ImageDetails, ImageSummary,
@@ -101,6 +102,11 @@ impl fmt::Debug for BuildContext {
 /// - [`save`](Self::save) streams a docker-save tar of the images;
 ///   [`load`](Self::load) reads one and reports what it loaded.
 /// - [`search`](Self::search) searches the default registry.
+/// - [`changes`](Self::changes) streams the engine's image and container
+///   changes from the moment it returns (a backend may also replay a few
+///   recent ones; consumers treat an event as "something changed", never
+///   as state). A backend without a feed returns
+///   [`ImageError::NotSupported`], which is what the default does.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait ImageService: Send + Sync + fmt::Debug + 'static {
@@ -146,6 +152,17 @@ pub trait ImageService: Send + Sync + fmt::Debug + 'static {
 
     /// Searches the registry for repositories matching `term`.
     async fn search(&self, term: &str, limit: Option<u32>) -> Result<Vec<SearchResult>>;
+
+    /// Subscribes to the engine's image and container changes.
+    ///
+    /// The default is [`ImageError::NotSupported`], for backends without a
+    /// change feed.
+    async fn changes(&self) -> Result<ChangeStream> {
+        Err(ImageError::not_supported(
+            "the change feed",
+            std::any::type_name::<Self>(),
+        ))
+    }
 }
 
 macro_rules! forward_image_service {
@@ -201,6 +218,9 @@ macro_rules! forward_image_service {
             }
             async fn search(&self, term: &str, limit: Option<u32>) -> Result<Vec<SearchResult>> {
                 (**self).search(term, limit).await
+            }
+            async fn changes(&self) -> Result<ChangeStream> {
+                (**self).changes().await
             }
         }
     };

@@ -9,7 +9,8 @@
 //! `ImageDelete`/`ImagesPrune` rules step by step. A built-in registry makes
 //! pull and push work offline with real per-layer progress, `save` and `load`
 //! speak real docker-save tarballs, and an injectable [`Clock`] keeps tests
-//! deterministic. Clones share state.
+//! deterministic. Every change is announced on a change feed
+//! ([`ImageService::changes`]), in docker's words. Clones share state.
 
 mod build;
 mod demo;
@@ -28,6 +29,7 @@ use futures::{StreamExt, TryStreamExt};
 use self::registry::{Manifest, Registry};
 use self::state::{State, container_ref, normalize_tagged, not_found};
 use crate::archive::{self, ArchiveImage};
+use crate::change::{ChangeEvent, ChangeStream};
 use crate::error::{ImageError, Result};
 use crate::filter;
 use crate::model::{
@@ -97,6 +99,8 @@ struct Inner {
     state: RwLock<State>,
     registry: RwLock<Registry>,
     clock: Arc<dyn Clock>,
+    /// The change feed; every subscriber holds a receiver.
+    changes: tokio::sync::broadcast::Sender<ChangeEvent>,
 }
 
 impl fmt::Debug for MemoryImageService {
@@ -120,6 +124,9 @@ impl Default for MemoryImageService {
 const PROGRESS_CHUNK: u64 = 512 * 1024;
 /// How many bytes one chunk of a saved archive holds.
 const SAVE_CHUNK: usize = 64 * 1024;
+/// How many changes a slow subscriber may fall behind before its feed
+/// reports that it missed some.
+const CHANGE_BUFFER: usize = 1024;
 
 impl MemoryImageService {
     /// An empty engine on the system clock.
@@ -134,6 +141,7 @@ impl MemoryImageService {
                 state: RwLock::new(State::default()),
                 registry: RwLock::new(Registry::default()),
                 clock,
+                changes: tokio::sync::broadcast::channel(CHANGE_BUFFER).0,
             }),
         }
     }
@@ -172,6 +180,16 @@ impl MemoryImageService {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Announces changes to the feed's subscribers (none is fine). Called
+    /// after the state changed, so a subscriber that reads the state after
+    /// receiving an event sees the change.
+    fn announce(&self, events: impl IntoIterator<Item = ChangeEvent>) {
+        for event in events {
+            // An error only means that nobody is subscribed.
+            let _ = self.inner.changes.send(event);
+        }
+    }
+
     fn registry_read(&self) -> RwLockReadGuard<'_, Registry> {
         self.inner
             .registry
@@ -205,10 +223,14 @@ impl MemoryImageService {
             None => None,
         };
         let id = state.insert_image(image, parent_id)?;
+        let mut events = vec![ChangeEvent::image("load", &id)];
         for tag in &image.repo_tags {
             let reference = normalize_tagged(tag)?;
             state.set_reference(&reference, &id);
+            events.push(ChangeEvent::image("tag", &id));
         }
+        drop(state);
+        self.announce(events);
         Ok(id)
     }
 
@@ -222,7 +244,13 @@ impl MemoryImageService {
     ) -> Result<ContainerRef> {
         let mut guard = self.write();
         let id = guard.resolve(image)?.id;
-        guard.add_container(name, &id, state)
+        let container = guard.add_container(name, &id, state)?;
+        drop(guard);
+        self.announce([ChangeEvent::container("create", &container.id)]);
+        if state.is_running() {
+            self.announce([ChangeEvent::container("start", &container.id)]);
+        }
+        Ok(container)
     }
 
     /// Changes a container's state; the container is named by ID, unique ID
@@ -233,6 +261,15 @@ impl MemoryImageService {
         if let Some(c) = guard.containers.get_mut(&id) {
             c.state = state;
         }
+        drop(guard);
+        let action = match state {
+            ContainerState::Running => "start",
+            ContainerState::Paused => "pause",
+            ContainerState::Restarting => "restart",
+            ContainerState::Exited | ContainerState::Dead => "die",
+            _ => "update",
+        };
+        self.announce([ChangeEvent::container(action, id)]);
         Ok(())
     }
 
@@ -242,6 +279,8 @@ impl MemoryImageService {
         let mut guard = self.write();
         let id = find_container(&guard, container)?;
         guard.containers.remove(&id);
+        drop(guard);
+        self.announce([ChangeEvent::container("destroy", id)]);
         Ok(())
     }
 
@@ -598,20 +637,28 @@ impl MemoryImageService {
                 for reference in &references {
                     state.set_reference(reference, &id);
                 }
+                drop(state);
+                self.announce([ChangeEvent::image("pull", id)]);
                 Ok(None)
             }
             Step::Store { images, tags } => {
                 let mut state = self.write();
                 let mut last = None;
+                let mut events = Vec::new();
                 for (image, parent) in &images {
                     let parent = parent.clone().filter(|p| state.images.contains_key(p));
-                    last = Some(state.insert_image(image, parent)?);
+                    let id = state.insert_image(image, parent)?;
+                    events.push(ChangeEvent::image("create", &id));
+                    last = Some(id);
                 }
                 if let Some(id) = last {
                     for tag in &tags {
                         state.set_reference(tag, &id);
+                        events.push(ChangeEvent::image("tag", &id));
                     }
                 }
+                drop(state);
+                self.announce(events);
                 Ok(None)
             }
             Step::Push(commit) => {
@@ -643,6 +690,8 @@ impl MemoryImageService {
                 let mut state = self.write();
                 if state.images.contains_key(&image_id) {
                     state.set_reference(&canonical, &image_id);
+                    drop(state);
+                    self.announce([ChangeEvent::image("push", image_id)]);
                 }
                 Ok(None)
             }
@@ -879,12 +928,17 @@ impl ImageService for MemoryImageService {
         }
         let tagged = normalize_tagged(target)?;
         state.set_reference(&tagged, &id);
+        drop(state);
+        self.announce([ChangeEvent::image("tag", id)]);
         Ok(())
     }
 
     async fn remove(&self, image: &str, options: &RemoveOptions) -> Result<Vec<RemoveAction>> {
         let mut state = self.write();
+        let refs = state.refs.clone();
         let (actions, _) = state.delete(image, options.force, !options.no_prune)?;
+        drop(state);
+        self.announce(removal_events(&refs, &actions));
         Ok(actions)
     }
 
@@ -897,7 +951,12 @@ impl ImageService for MemoryImageService {
             return prune_state(&mut scratch, options, now);
         }
         let mut state = self.write();
-        prune_state(&mut state, options, now)
+        let refs = state.refs.clone();
+        let report = prune_state(&mut state, options, now)?;
+        drop(state);
+        self.announce(removal_events(&refs, &report.actions));
+        self.announce([ChangeEvent::image("prune", "")]);
+        Ok(report)
     }
 
     async fn disk_usage(&self) -> Result<DiskUsage> {
@@ -968,19 +1027,26 @@ impl ImageService for MemoryImageService {
         let images = archive::read_archive(&bytes)?;
         let mut report = LoadReport::default();
         let mut state = self.write();
-        for image in &images {
+        let mut events = Vec::new();
+        let loaded = images.iter().try_for_each(|image| {
             let id = state.insert_image(image, None)?;
+            events.push(ChangeEvent::image("load", &id));
             if image.repo_tags.is_empty() {
                 report.loaded_ids.push(id);
-                continue;
+                return Ok(());
             }
             for tag in &image.repo_tags {
                 let reference = normalize_tagged(tag)?;
                 state.set_reference(&reference, &id);
+                events.push(ChangeEvent::image("tag", &id));
                 report.loaded_tags.push(reference.familiar());
             }
-        }
-        Ok(report)
+            Ok::<(), ImageError>(())
+        });
+        drop(state);
+        // What was stored before a failure stays stored, so it is announced.
+        self.announce(events);
+        loaded.map(|()| report)
     }
 
     async fn search(&self, term: &str, limit: Option<u32>) -> Result<Vec<SearchResult>> {
@@ -1005,6 +1071,50 @@ impl ImageService for MemoryImageService {
             })
             .collect())
     }
+
+    async fn changes(&self) -> Result<ChangeStream> {
+        use tokio::sync::broadcast::error::RecvError;
+        let receiver = self.inner.changes.subscribe();
+        Ok(
+            futures::stream::unfold(receiver, |mut receiver| async move {
+                match receiver.recv().await {
+                    Ok(event) => Some((Ok(event), receiver)),
+                    Err(RecvError::Lagged(missed)) => Some((
+                        Err(ImageError::backend(
+                            format!("the change feed fell {missed} changes behind"),
+                            std::io::Error::other("change feed subscriber lagged"),
+                        )),
+                        receiver,
+                    )),
+                    // The engine (every clone of it) is gone.
+                    Err(RecvError::Closed) => None,
+                }
+            })
+            .boxed(),
+        )
+    }
+}
+
+/// The change events of removal `actions`: an untag names the image the
+/// reference pointed at in `refs` (the reference store before the removal).
+fn removal_events(
+    refs: &std::collections::BTreeMap<String, String>,
+    actions: &[RemoveAction],
+) -> Vec<ChangeEvent> {
+    actions
+        .iter()
+        .map(|action| match action {
+            RemoveAction::Untagged(reference) => {
+                let id = Reference::parse_normalized(reference)
+                    .ok()
+                    .and_then(|r| refs.get(&r.to_string()))
+                    .cloned()
+                    .unwrap_or_default();
+                ChangeEvent::image("untag", id)
+            }
+            RemoveAction::Deleted(id) => ChangeEvent::image("delete", id.clone()),
+        })
+        .collect()
 }
 
 /// docker's image prune (moby's `ImagesPrune`) on `state`: dangling images
