@@ -47,8 +47,8 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
-    /// Display detailed information on one or more images
-    Inspect(InspectArgs),
+    /// Return low-level information on Docker objects (imgctl knows images)
+    Inspect(ObjectInspectArgs),
     /// Show the history of an image
     History(HistoryArgs),
     /// Create one or more tags TARGET_IMAGE that refer to SOURCE_IMAGE
@@ -164,6 +164,22 @@ pub struct InspectArgs {
     /// The images
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
+}
+
+/// `imgctl inspect [OPTIONS] NAME|ID [NAME|ID...]`: docker's top-level
+/// inspect, which looks through every kind of object; imgctl's objects are
+/// images.
+#[derive(Debug, Clone, Args)]
+pub struct ObjectInspectArgs {
+    /// The format and the names.
+    #[command(flatten)]
+    pub inspect: InspectArgs,
+    /// Display total file sizes if the type is container
+    #[arg(short = 's', long)]
+    pub size: bool,
+    /// Only inspect objects of the given type
+    #[arg(long = "type", value_name = "string")]
+    pub kind: Option<String>,
 }
 
 /// `imgctl history [OPTIONS] IMAGE`.

@@ -21,7 +21,8 @@ pub async fn run(command: &Command, service: &dyn ImageService, io: &mut Io<'_>)
         Command::Images(args) | Command::Image(ImageCommand::Ls(args)) => {
             commands::images::run(service, args, io).await
         }
-        Command::Inspect(args) | Command::Image(ImageCommand::Inspect(args)) => {
+        Command::Inspect(args) => commands::inspect::run_object(service, args, io).await,
+        Command::Image(ImageCommand::Inspect(args)) => {
             commands::inspect::run(service, args, io).await
         }
         Command::History(args) | Command::Image(ImageCommand::History(args)) => {

@@ -195,10 +195,20 @@ async fn inspect_prints_json_or_templates() {
             .len(),
         1
     );
+    // The top-level inspect looks for any object; `image inspect` reports
+    // the engine's error.
+    assert_eq!(missing.err, "Error: No such object: nope\n");
+    let missing = demo(&["image", "inspect", "nope", "Bad:Name"]).await;
+    assert_eq!(missing.status, ExitStatus::Failure);
+    assert_eq!(missing.out, "[]\n");
     assert_eq!(
         missing.err,
-        "Error response from daemon: No such image: nope:latest\n"
+        "Error response from daemon: No such image: nope:latest\n\
+         Error response from daemon: invalid reference format: repository name (library/Bad) must be lowercase\n"
     );
+    let wrong_type = demo(&["inspect", "--type", "volume", "alpine:3.20"]).await;
+    assert_eq!(wrong_type.status, ExitStatus::Failure);
+    assert!(wrong_type.err.contains("imgctl inspects images only"));
 }
 
 #[tokio::test]

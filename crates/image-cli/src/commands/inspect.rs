@@ -27,12 +27,12 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use image_core::{EmptyObject, ImageConfig, ImageDetails, ImageService, RootFs};
+use image_core::{EmptyObject, ErrorKind, ImageConfig, ImageDetails, ImageService, RootFs};
 use serde::Serialize;
 use serde::ser::{SerializeStruct, Serializer};
 
 use super::{ExitStatus, Io, error_text};
-use crate::cli::InspectArgs;
+use crate::cli::{InspectArgs, ObjectInspectArgs};
 use crate::render::template::Template;
 
 /// Go's `json.MarshalIndent(v, "", "    ")`, which escapes `<`, `>` and `&`.
@@ -301,12 +301,77 @@ fn render(template: &Template, json: bool, details: &ImageDetails) -> Result<Str
     }
     let raw = serde_json::to_value(RawImage::of(details)).map_err(|e| e.to_string())?;
     template
-        .render(&raw)
+        .render_raw(&raw)
         .map_err(|e| format!("template parsing error: {e}"))
 }
 
-/// Runs `inspect`.
+/// The object types docker's top-level `inspect --type` accepts.
+const OBJECT_TYPES: [&str; 10] = [
+    "config",
+    "container",
+    "image",
+    "network",
+    "node",
+    "plugin",
+    "secret",
+    "service",
+    "task",
+    "volume",
+];
+
+/// Runs the top-level `inspect`: docker looks a name up as every kind of
+/// object and says `Error: No such object: NAME` when none matches (also
+/// for a name that is not a valid reference). imgctl's objects are images;
+/// `--type image` behaves as `image inspect`, and `-s` only concerns
+/// containers.
+pub async fn run_object(
+    service: &dyn ImageService,
+    args: &ObjectInspectArgs,
+    io: &mut Io<'_>,
+) -> ExitStatus {
+    match args.kind.as_deref() {
+        None | Some("") => run_with(service, &args.inspect, io, Lookup::AnyObject).await,
+        Some("image") => run(service, &args.inspect, io).await,
+        Some(kind) if OBJECT_TYPES.contains(&kind) => {
+            let _ = writeln!(
+                io.err,
+                "Error: imgctl inspects images only, not objects of type {kind:?}; \
+                 use docker inspect --type {kind}"
+            );
+            ExitStatus::Failure
+        }
+        Some(kind) => {
+            let types: Vec<String> = OBJECT_TYPES.iter().map(|t| format!("{t:?}")).collect();
+            let _ = writeln!(
+                io.err,
+                "unknown type: {kind:?}: must be one of {}",
+                types.join(", ")
+            );
+            ExitStatus::Failure
+        }
+    }
+}
+
+/// How a name that names no image is reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lookup {
+    /// `image inspect`: the engine's error.
+    Image,
+    /// Top-level `inspect`: `Error: No such object: NAME`.
+    AnyObject,
+}
+
+/// Runs `image inspect`.
 pub async fn run(service: &dyn ImageService, args: &InspectArgs, io: &mut Io<'_>) -> ExitStatus {
+    run_with(service, args, io, Lookup::Image).await
+}
+
+async fn run_with(
+    service: &dyn ImageService,
+    args: &InspectArgs,
+    io: &mut Io<'_>,
+    lookup: Lookup,
+) -> ExitStatus {
     let format = args.format.as_deref().unwrap_or_default();
     let template = match format {
         "" | "json" => None,
@@ -334,6 +399,15 @@ pub async fn run(service: &dyn ImageService, args: &InspectArgs, io: &mut Io<'_>
                     }
                 }
                 found.push(details);
+            }
+            Err(error)
+                if lookup == Lookup::AnyObject
+                    && matches!(
+                        error.kind(),
+                        ErrorKind::NotFound | ErrorKind::InvalidReference
+                    ) =>
+            {
+                errors.push(format!("Error: No such object: {image}"));
             }
             Err(error) => errors.push(error_text(&error)),
         }

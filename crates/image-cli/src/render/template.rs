@@ -220,6 +220,29 @@ impl Template {
         }
     }
 
+    /// Executes the template on an engine's raw JSON the way docker's
+    /// inspect fallback does (`missingkey=error` on data decoded into Go
+    /// maps): objects print and iterate as maps with sorted keys, and a key
+    /// that is missing from a non-empty object is an error naming the
+    /// action and its position, `template: :1:2: executing "" at <.Nope>:
+    /// map has no entry for key "Nope"`.
+    pub fn render_raw(&self, data: &serde_json::Value) -> Result<String, TemplateError> {
+        let value = raw_value(data)?;
+        if let Some(pieces) = &self.fields_only {
+            if let Some(text) = render_fields(pieces, &value) {
+                return Ok(text);
+            }
+        }
+        self.body
+            .render(&Context::from(value))
+            .map_err(|e| match &e {
+                ExecError::NoFiledFor(field, Value::Object(map)) if is_raw_map(map) => {
+                    missing_key_error(&self.text, field)
+                }
+                _ => exec_error(&e),
+            })
+    }
+
     /// Renders the template from the text of each field, without the
     /// template engine, when it is only literal text and `{{.Field}}`
     /// actions and `column` gives the text of every field it names (the
@@ -577,6 +600,9 @@ fn register_struct(name: &'static str, fields: Vec<String>) {
 
 /// The entries of an object in struct field order (sorted if unknown).
 fn object_entries(map: &HashMap<String, Value>) -> Vec<(&String, &Value)> {
+    if is_raw_map(map) {
+        return map_entries(map);
+    }
     let keys = sorted_keys(map);
     let order = STRUCTS.with(|s| s.borrow().get(&keys).map(|info| info.fields.clone()));
     let order = order.unwrap_or(keys);
@@ -588,7 +614,8 @@ fn object_entries(map: &HashMap<String, Value>) -> Vec<(&String, &Value)> {
 
 /// The entries of a map sorted by key, as Go prints and walks maps.
 fn map_entries(map: &HashMap<String, Value>) -> Vec<(&String, &Value)> {
-    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+    let mut entries: Vec<(&String, &Value)> =
+        map.iter().filter(|(k, _)| *k != RAW_MAP_TAG).collect();
     entries.sort_by(|a, b| a.0.cmp(b.0));
     entries
 }
@@ -604,6 +631,7 @@ fn go_type(value: &Value) -> String {
         Value::Object(_) if as_float(value).is_some() => "float64".to_owned(),
         Value::Array(_) => "[]interface {}".to_owned(),
         Value::Map(_) => "map[string]interface {}".to_owned(),
+        Value::Object(o) if is_raw_map(o) => "map[string]interface {}".to_owned(),
         Value::Object(o) => {
             let keys = sorted_keys(o);
             STRUCTS
@@ -617,6 +645,132 @@ fn go_type(value: &Value) -> String {
 /// The key of the single-entry object standing for a float that gtmpl's
 /// `Number` cannot hold (see [`float_value`]).
 const FLOAT_TAG: &str = "\u{0}float64";
+
+/// The key that marks an [`Value::Object`] as one of the engine's raw JSON
+/// objects (a Go `map[string]interface{}`): gtmpl errors on a missing field
+/// of an object, which is `missingkey=error`, while printing, `len`,
+/// `range` and `json` treat it as a map without this key.
+const RAW_MAP_TAG: &str = "\u{0}map";
+
+/// Whether `map` is a raw JSON object (see [`RAW_MAP_TAG`]).
+fn is_raw_map(map: &HashMap<String, Value>) -> bool {
+    map.contains_key(RAW_MAP_TAG)
+}
+
+/// Converts an engine's raw JSON to a gtmpl value: a non-empty object
+/// becomes an [`Value::Object`] marked as a map, an empty one a
+/// [`Value::Map`] (which is false in `if`, as Go's empty map).
+fn raw_value(json: &serde_json::Value) -> Result<Value, TemplateError> {
+    Ok(match json {
+        serde_json::Value::Null => Value::Nil,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(_) => to_value(json)?,
+        serde_json::Value::String(text) => Value::String(text.clone()),
+        serde_json::Value::Array(items) => {
+            Value::Array(items.iter().map(raw_value).collect::<Result<_, _>>()?)
+        }
+        serde_json::Value::Object(object) if object.is_empty() => Value::Map(HashMap::new()),
+        serde_json::Value::Object(object) => {
+            let mut map = HashMap::with_capacity(object.len() + 1);
+            for (key, value) in object {
+                map.insert(key.clone(), raw_value(value)?);
+            }
+            map.insert(RAW_MAP_TAG.to_owned(), Value::Bool(true));
+            Value::Object(map)
+        }
+    })
+}
+
+/// Go's error for a missing key under `missingkey=error`: the first field
+/// chain of `text` (`.A.B`, `$.A`, `$x.A`) that has `field` as a segment,
+/// at the position Go's parser gives the chain.
+fn missing_key_error(text: &str, field: &str) -> TemplateError {
+    let mut found = None;
+    let mut search = 0;
+    while let Some(open) = text[search..].find("{{").map(|i| i + search) {
+        let close = text[open..].find("}}").map_or(text.len(), |i| i + open);
+        if let Some(chain) = field_chains(&text[open..close])
+            .into_iter()
+            .find(|(_, chain)| chain.split('.').skip(1).any(|segment| segment == field))
+        {
+            found = Some((open + chain.0, chain.1));
+            break;
+        }
+        search = close;
+    }
+    let Some((start, chain)) = found else {
+        return TemplateError(format!(
+            "template: executing \"\": map has no entry for key {field:?}"
+        ));
+    };
+    // Go's parser puts a chain at its first field after the head (`.B` of
+    // `.A.B.C`, `.A` of `$.A`), a lone field at itself.
+    let dots: Vec<usize> = chain.match_indices('.').map(|(i, _)| i).collect();
+    let offset = match (chain.starts_with('$'), dots.as_slice()) {
+        (true, [first, ..]) | (false, [first]) | (false, [_, first, ..]) => *first,
+        _ => 0,
+    };
+    let last = start + offset;
+    let line_start = text[..last].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[..last].matches('\n').count() + 1;
+    TemplateError(format!(
+        "template: :{line}:{}: executing \"\" at <{chain}>: map has no entry for key {field:?}",
+        last - line_start
+    ))
+}
+
+/// The field chains of an action's text with their offsets: runs of
+/// `.Name` segments, with the `$` or `$var` they start from.
+fn field_chains(action: &str) -> Vec<(usize, String)> {
+    let bytes = action.as_bytes();
+    let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut chains = Vec::new();
+    let mut i = 0;
+    let mut in_string = false;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            if b == b'\\' {
+                i += 1;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            i += 1;
+            continue;
+        }
+        if b == b'"' {
+            in_string = true;
+            i += 1;
+            continue;
+        }
+        let starts_chain = (b == b'.' || b == b'$') && (i == 0 || !is_ident(bytes[i - 1]));
+        if !starts_chain {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        if b == b'$' {
+            i += 1;
+            while i < bytes.len() && is_ident(bytes[i]) {
+                i += 1;
+            }
+        }
+        let mut segments = 0;
+        while i + 1 < bytes.len() && bytes[i] == b'.' && is_ident(bytes[i + 1]) {
+            i += 1;
+            while i < bytes.len() && is_ident(bytes[i]) {
+                i += 1;
+            }
+            segments += 1;
+        }
+        if segments > 0 {
+            chains.push((start, action[start..i].to_owned()));
+        } else {
+            i = start + 1;
+        }
+    }
+    chains
+}
 
 /// A gtmpl value for a float. gtmpl_value turns integral floats into
 /// integers (saturating) and truncates negative ones, so those are kept as
@@ -670,6 +824,11 @@ fn go_fmt(value: &Value, top: bool) -> String {
 
 /// Writes `value` like Go's `%v` to `out`.
 fn write_go(out: &mut String, value: &Value, top: bool) {
+    if let Value::Object(map) = value
+        && is_raw_map(map)
+    {
+        return write_go(out, &Value::Map(map.clone()), top);
+    }
     match value {
         Value::NoValue => out.push_str("<no value>"),
         Value::Nil => out.push_str(if top { "<no value>" } else { "<nil>" }),
@@ -934,7 +1093,11 @@ fn f_join(args: &[Value]) -> Result<Value, FuncError> {
             .collect::<Vec<_>>()
             .join(sep),
         Value::Map(map) | Value::Object(map) => {
-            let mut values: Vec<String> = map.values().map(|v| go_fmt(v, false)).collect();
+            let mut values: Vec<String> = map
+                .iter()
+                .filter(|(k, _)| *k != RAW_MAP_TAG)
+                .map(|(_, v)| go_fmt(v, false))
+                .collect();
             values.sort();
             values.join(sep)
         }
@@ -1040,7 +1203,7 @@ fn f_len(args: &[Value]) -> Result<Value, FuncError> {
     let n = match &args[0] {
         Value::String(s) => s.len(),
         Value::Array(a) => a.len(),
-        Value::Map(m) | Value::Object(m) => m.len(),
+        Value::Map(m) | Value::Object(m) => m.len() - usize::from(is_raw_map(m)),
         Value::Nil | Value::NoValue => return Err(call_error("len", "len of nil pointer")),
         other => return Err(call_error("len", format!("len of type {}", go_type(other)))),
     };
@@ -1566,6 +1729,11 @@ fn bad_verb(out: &mut String, value: &Value, verb: char) {
 
 /// Formats one printf operand.
 fn fmt_verb(out: &mut String, value: &Value, verb: char, spec: &Spec) {
+    if let Value::Object(map) = value
+        && is_raw_map(map)
+    {
+        return fmt_verb(out, &Value::Map(map.clone()), verb, spec);
+    }
     if verb == 'T' {
         out.push_str(&spec.pad(&go_type(value)));
         return;
@@ -2388,6 +2556,62 @@ mod tests {
         assert!(json.starts_with(r#"{"Id":"sha256:0123456789abcdef","RepoTags":"#));
         assert!(
             json.ends_with(r#""RootFS":{"Type":"layers","Layers":["sha256:l1","sha256:l2"]}}"#)
+        );
+    }
+
+    #[test]
+    fn raw_json_is_read_as_go_maps_with_missingkey_error() {
+        let raw = serde_json::json!({
+            "Id": "sha256:1",
+            "Config": {"Env": ["A=1"], "Labels": {"b": "2", "a": "1"}, "Cmd": null},
+            "ExposedPorts": {},
+            "Size": 12
+        });
+        let raw_render = |text: &str| Template::parse(text).unwrap().render_raw(&raw);
+        assert_eq!(raw_render("{{.Id}} {{.Size}}").unwrap(), "sha256:1 12");
+        assert_eq!(
+            raw_render("{{.Config}}").unwrap(),
+            "map[Cmd:<nil> Env:[A=1] Labels:map[a:1 b:2]]"
+        );
+        assert_eq!(raw_render("{{len .Config}}").unwrap(), "3");
+        assert_eq!(
+            raw_render("{{json .Config}}").unwrap(),
+            r#"{"Cmd":null,"Env":["A=1"],"Labels":{"a":"1","b":"2"}}"#
+        );
+        assert_eq!(
+            raw_render("{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}}").unwrap(),
+            "a=1;b=2;"
+        );
+        assert_eq!(raw_render("{{join .Config.Labels \",\"}}").unwrap(), "1,2");
+        assert_eq!(
+            raw_render("{{if .ExposedPorts}}y{{else}}n{{end}}").unwrap(),
+            "n"
+        );
+        assert_eq!(
+            raw_render("{{printf \"%v\" .Config.Labels}}").unwrap(),
+            "map[a:1 b:2]"
+        );
+        // Errors as docker prints them (after `template parsing error: `).
+        let error = |text: &str| raw_render(text).unwrap_err().0;
+        assert_eq!(
+            error("{{.Nope}}"),
+            r#"template: :1:2: executing "" at <.Nope>: map has no entry for key "Nope""#
+        );
+        assert_eq!(
+            error("x{{.Config.Nope}}"),
+            r#"template: :1:10: executing "" at <.Config.Nope>: map has no entry for key "Nope""#
+        );
+        assert_eq!(
+            error("{{.Id}} {{.Nope.Deeper}}"),
+            r#"template: :1:15: executing "" at <.Nope.Deeper>: map has no entry for key "Nope""#
+        );
+        assert_eq!(
+            error("{{if .Nope}}a{{end}}"),
+            r#"template: :1:5: executing "" at <.Nope>: map has no entry for key "Nope""#
+        );
+        assert_eq!(
+            error("a\n{{ $x := \".Nope\" }}{{$.Nope}}"),
+            r#"template: :2:22: executing "" at <$.Nope>: map has no entry for key "Nope""#
         );
     }
 
