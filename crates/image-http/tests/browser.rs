@@ -549,6 +549,47 @@ async fn run(page: &Page, api: &Api, port: u16) -> Result<(), String> {
     let (status, _) = api.get("/api/v1/images/redis%3A7-alpine").await;
     assert_eq!(status, 200, "the pulled image is on the engine");
 
+    // A pull that fails ends with the error, shown in the dialog.
+    page.click("#pull-open").await;
+    page.dialog_open("pull-dialog").await;
+    page.type_into("#pull-reference", "no-such-image:1").await;
+    page.click("#pull-submit").await;
+    let failed = page
+        .wait_until(
+            "the failed pull to end",
+            "const s = document.getElementById('pull-status'); \
+             return s.dataset.state === 'done' || s.dataset.state === 'error' ? s.dataset.state + ': ' + s.textContent : ''",
+            vec![],
+        )
+        .await;
+    assert!(
+        failed.as_str().unwrap().starts_with("error: Error: "),
+        "{failed}"
+    );
+    page.click("#pull-cancel").await;
+    page.dialog_closed("pull-dialog").await;
+
+    // Tag: the new reference shows up as a row of the same image.
+    page.click("[data-testid=image-row][data-ref='alpine:3.20'] [data-testid=tag-button]")
+        .await;
+    page.dialog_open("tag-dialog").await;
+    page.type_into("#tag-target", "alpine:mine").await;
+    page.click("#tag-submit").await;
+    page.dialog_closed("tag-dialog").await;
+    let ids = page
+        .wait_until(
+            "the new tag in the table",
+            "const row = r => document.querySelector(`[data-testid=image-row][data-ref='${r}']`); \
+             return document.body.dataset.loaded === 'true' && row('alpine:mine') \
+               ? [row('alpine:mine').dataset.id, row('alpine:3.20').dataset.id] : null",
+            vec![],
+        )
+        .await;
+    assert_eq!(ids[0], ids[1], "{ids}");
+    let (status, tagged) = api.get("/api/v1/images/alpine%3Amine").await;
+    assert_eq!(status, 200, "{tagged}");
+    assert_eq!(tagged["Id"], ids[0]);
+
     // Remove an image through the confirmation dialog.
     let (status, debian) = api.get("/api/v1/images/debian%3Abookworm").await;
     assert_eq!(status, 200, "{debian}");
@@ -582,6 +623,43 @@ async fn run(page: &Page, api: &Api, port: u16) -> Result<(), String> {
         status, 404,
         "the image is deleted, not only untagged: {body}"
     );
+
+    // An image a stopped container uses needs "force": refused first, with
+    // the reason in the dialog, then removed with the box checked.
+    let myapp = "registry.example.com/payments/myapp:1.0";
+    page.click(&format!(
+        "[data-testid=image-row][data-ref='{myapp}'] [data-testid=remove-button]"
+    ))
+    .await;
+    page.dialog_open("remove-dialog").await;
+    page.click("#remove-confirm").await;
+    let refusal = page
+        .wait_until(
+            "the refusal without force",
+            "return document.getElementById('remove-error').textContent",
+            vec![],
+        )
+        .await;
+    assert!(refusal.as_str().unwrap().contains("Force"), "{refusal}");
+    page.screenshot("05-remove-refused").await;
+    let (status, body) = api
+        .get("/api/v1/images/registry.example.com%2Fpayments%2Fmyapp%3A1.0")
+        .await;
+    assert_eq!(status, 200, "refused, so still there: {body}");
+    page.click("#remove-force").await;
+    page.click("#remove-confirm").await;
+    page.dialog_closed("remove-dialog").await;
+    page.wait_until(
+        "the forced removal",
+        "return document.body.dataset.loaded === 'true' && \
+         !document.querySelector(`[data-testid=image-row][data-ref='${arguments[0]}']`)",
+        vec![json!(myapp)],
+    )
+    .await;
+    let (status, body) = api
+        .get("/api/v1/images/registry.example.com%2Fpayments%2Fmyapp%3A1.0")
+        .await;
+    assert_eq!(status, 404, "{body}");
 
     // Prune: the preview shows the plan and removes nothing.
     let before = api.image_ids("?all=true").await;
@@ -629,7 +707,7 @@ async fn run(page: &Page, api: &Api, port: u16) -> Result<(), String> {
             .await
             .unwrap()
     );
-    page.screenshot("05-prune-plan").await;
+    page.screenshot("06-prune-plan").await;
     page.click("#prune-cancel").await;
     page.dialog_closed("prune-dialog").await;
     assert_eq!(
@@ -664,6 +742,6 @@ async fn run(page: &Page, api: &Api, port: u16) -> Result<(), String> {
         chart["summary"].as_str().unwrap().contains("Reclaimable"),
         "{chart}"
     );
-    page.screenshot("06-disk-usage").await;
+    page.screenshot("07-disk-usage").await;
     Ok(())
 }
