@@ -30,6 +30,7 @@ use image_core::{
     ProgressStream, PruneOptions, PruneReport, PullOptions, PushOptions, RegistryAuth,
     RemoveAction, RemoveOptions, Result, SearchResult, filter,
 };
+use image_core::{ChangeEvent, ChangeObject, ChangeStream};
 
 use crate::connect::{ConnectOptions, Endpoint};
 use crate::convert;
@@ -864,6 +865,69 @@ impl ImageService for DockerImageService {
             })
             .collect())
     }
+
+    async fn changes(&self) -> Result<ChangeStream> {
+        // An engine that cannot be reached is an error of the call, not of
+        // the stream (bollard only connects when the stream is polled).
+        self.raw
+            .ping_api_version()
+            .await
+            .map_err(|e| self.raw_error(e, "", ""))?;
+        let options = bollard::query_parameters::EventsOptions {
+            since: Some(change_feed_since(std::time::SystemTime::now())),
+            until: None,
+            filters: Some(HashMap::from([(
+                "type".to_string(),
+                vec!["image".to_string(), "container".to_string()],
+            )])),
+        };
+        let service = self.clone();
+        Ok(self
+            .docker
+            .events(Some(options))
+            .filter_map(move |item| {
+                let item = match item {
+                    Ok(message) => change_event(message).map(Ok),
+                    Err(error) => Some(Err(service.bollard_error(error, ""))),
+                };
+                futures::future::ready(item)
+            })
+            .boxed())
+    }
+}
+
+/// How far back a new subscription to the engine's events starts: the
+/// engine subscribes only after it has answered, and bollard only sends
+/// the request once the stream is first polled, so a change made in
+/// between would be missed. The engine replays the events it still holds
+/// since this moment (its last 256), which closes the gap as long as the
+/// engine's clock is within [`CHANGE_FEED_REPLAY`] of ours.
+fn change_feed_since(now: std::time::SystemTime) -> String {
+    let since = now
+        .checked_sub(CHANGE_FEED_REPLAY)
+        .unwrap_or(std::time::UNIX_EPOCH)
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("{}.{:09}", since.as_secs(), since.subsec_nanos())
+}
+
+/// See [`change_feed_since`].
+const CHANGE_FEED_REPLAY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// An engine event as a change, or `None` for events about other objects
+/// (networks, volumes, ...) should the engine send any despite the filter.
+fn change_event(message: bollard::models::EventMessage) -> Option<ChangeEvent> {
+    use bollard::models::EventMessageTypeEnum;
+    let object = match message.typ? {
+        EventMessageTypeEnum::IMAGE => ChangeObject::Image,
+        EventMessageTypeEnum::CONTAINER => ChangeObject::Container,
+        _ => return None,
+    };
+    Some(ChangeEvent {
+        object,
+        action: message.action.unwrap_or_default(),
+        id: message.actor.and_then(|actor| actor.id).unwrap_or_default(),
+    })
 }
 
 /// Percent-encodes a query value.
@@ -883,6 +947,40 @@ fn percent_encode(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn engine_events_become_changes() {
+        // As engines send them (API 1.41 adds the legacy status/id/from).
+        let tagged: bollard::models::EventMessage = serde_json::from_str(
+            r#"{"status":"tag","id":"sha256:0d19","Type":"image","Action":"tag",
+                "Actor":{"ID":"sha256:0d19","Attributes":{"name":"mirror:1"}},
+                "scope":"local","time":1700000000,"timeNano":1700000000123456789}"#,
+        )
+        .expect("an image event");
+        assert_eq!(
+            change_event(tagged),
+            Some(ChangeEvent::image("tag", "sha256:0d19"))
+        );
+        let exec: bollard::models::EventMessage = serde_json::from_str(
+            r#"{"Type":"container","Action":"exec_start: sh -c true",
+                "Actor":{"ID":"abc123","Attributes":{}},"scope":"local"}"#,
+        )
+        .expect("a container event");
+        let exec = change_event(exec).expect("a container change");
+        assert_eq!(exec.object, ChangeObject::Container);
+        assert!(!exec.affects_image_list());
+        let network: bollard::models::EventMessage =
+            serde_json::from_str(r#"{"Type":"network","Action":"connect","Actor":{"ID":"n1"}}"#)
+                .expect("a network event");
+        assert_eq!(change_event(network), None);
+    }
+
+    #[test]
+    fn the_feed_starts_a_little_in_the_past() {
+        let now = std::time::UNIX_EPOCH + std::time::Duration::new(1_700_000_010, 5);
+        assert_eq!(change_feed_since(now), "1700000008.000000005");
+        assert_eq!(change_feed_since(std::time::UNIX_EPOCH), "0.000000000");
+    }
 
     #[test]
     fn tls_failures_are_found_inside_io_errors() {
