@@ -20,6 +20,7 @@ pub type Digest = String;
 
 /// One image as `docker images` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "PascalCase")]
 pub struct ImageSummary {
     /// The full image ID, `sha256:<hex>`.
@@ -64,6 +65,7 @@ pub fn short_id(id: &str) -> &str {
 
 /// Everything `docker image inspect` shows of an image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "PascalCase")]
 pub struct ImageDetails {
     /// The full image ID, `sha256:<hex>`.
@@ -110,6 +112,7 @@ impl ImageDetails {
 
 /// The runtime configuration of an image (`.Config` in `docker inspect`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "PascalCase")]
 pub struct ImageConfig {
     /// The user the process runs as, or the empty string.
@@ -143,10 +146,12 @@ pub struct ImageConfig {
 
 /// The `{}` value docker uses in `ExposedPorts` and `Volumes`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EmptyObject {}
 
 /// The root filesystem of an image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "PascalCase")]
 pub struct RootFs {
     /// Always `layers` for images docker builds.
@@ -158,6 +163,7 @@ pub struct RootFs {
 
 /// One entry of `docker history`, newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "PascalCase")]
 pub struct HistoryEntry {
     /// The image ID this step produced, or `<missing>` when that image is not
@@ -304,6 +310,7 @@ pub struct PushOptions {
 /// and [`Message`](ProgressEvent::Message) events and then exactly one
 /// [`Done`](ProgressEvent::Done), or it ends with an error item instead.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ProgressEvent {
     /// Progress of one layer.
@@ -322,6 +329,7 @@ pub enum ProgressEvent {
 
 /// Progress of one layer in a pull or push.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LayerProgress {
     /// The layer's short ID, as docker prints it (12 hex characters).
     pub id: String,
@@ -335,6 +343,7 @@ pub struct LayerProgress {
 
 /// How a pull, push or build ended.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Completion {
     /// The full reference that was pulled or pushed, for example
     /// `docker.io/library/alpine:latest`; for a build, the first tag if any.
@@ -356,6 +365,7 @@ pub struct RemoveOptions {
 
 /// One thing a remove or prune did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RemoveAction {
     /// A reference was removed (`Untagged: alpine:3.20`).
@@ -394,6 +404,7 @@ pub struct PruneOptions {
 
 /// What a prune did (or, with [`PruneOptions::dry_run`], would do).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PruneReport {
     /// Every untag and delete, in order.
     pub actions: Vec<RemoveAction>,
@@ -403,6 +414,7 @@ pub struct PruneReport {
 
 /// Disk usage of local images (`docker system df`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DiskUsage {
     /// One row per image.
     pub images: Vec<ImageUsage>,
@@ -421,6 +433,7 @@ impl DiskUsage {
 
 /// Disk usage of one image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImageUsage {
     /// The image ID.
     pub id: Digest,
@@ -440,6 +453,7 @@ pub struct ImageUsage {
 
 /// A container, as far as images are concerned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContainerRef {
     /// The full container ID.
     pub id: String,
@@ -453,6 +467,7 @@ pub struct ContainerRef {
 
 /// A container's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ContainerState {
@@ -554,6 +569,7 @@ pub struct SearchResult {
 
 /// What a load brought in.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoadReport {
     /// `Loaded image: NAME:TAG` for tagged images.
     pub loaded_tags: Vec<String>,
