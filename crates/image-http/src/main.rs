@@ -1,0 +1,138 @@
+//! The `imgd` binary: parse, resolve the token and settings, build the
+//! backend, serve until SIGTERM or ctrl-c. This is the one place that names
+//! a backend.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser as _;
+use image_core::{DynImageService, MemoryImageService};
+use image_docker::{ConnectOptions, DockerImageService};
+use image_http::auth::Token;
+use image_http::cli::{Args, Backend};
+use image_http::server::{self, ListenMode};
+use image_http::{AppState, Settings};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .json()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            EnvFilter::try_from_env("IMGD_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("imgd: starting the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("imgd: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The token from --token-file or IMGD_TOKEN, or a new one printed once.
+fn token(args: &Args) -> Result<Token, String> {
+    let from_env = std::env::var("IMGD_TOKEN").ok().filter(|v| !v.is_empty());
+    match (&args.token_file, from_env) {
+        (Some(_), Some(_)) => Err("both IMGD_TOKEN and --token-file are set; use one".into()),
+        (Some(path), None) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|error| format!("reading --token-file {}: {error}", path.display()))?;
+            Token::new(&text).map_err(|error| format!("{error} (in {})", path.display()))
+        }
+        (None, Some(text)) => Token::new(&text).map_err(|error| format!("{error} (IMGD_TOKEN)")),
+        (None, None) => {
+            let (token, text) = Token::generate()?;
+            eprintln!(
+                "imgd: API token (generated; set IMGD_TOKEN or --token-file to choose one): {text}"
+            );
+            Ok(token)
+        }
+    }
+}
+
+async fn backend(args: &Args) -> Result<Arc<DynImageService>, String> {
+    Ok(match args.backend {
+        Backend::Memory if args.demo => {
+            Arc::new(MemoryImageService::demo().map_err(|error| error.to_string())?)
+        }
+        Backend::Memory => Arc::new(MemoryImageService::new()),
+        Backend::Docker if args.demo => {
+            return Err("--demo needs --backend memory".into());
+        }
+        Backend::Docker => {
+            let options = ConnectOptions::from_env(args.host.as_deref(), args.config.as_deref())
+                .map_err(|error| error.to_string())?;
+            Arc::new(
+                DockerImageService::connect(options)
+                    .await
+                    .map_err(|error| error.to_string())?,
+            )
+        }
+    })
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(server::tls_config(cert, key)?),
+        _ => None,
+    };
+    let mode = server::listen_mode(args.listen, tls.is_some(), args.insecure_remote)?;
+    let settings = Settings {
+        read_only: args.read_only,
+        max_body: args.max_body,
+        max_concurrent: args.max_concurrent,
+        max_queued: args.max_queued,
+        ..Settings::new(token(&args)?)
+    };
+    let service = backend(&args).await?;
+    let state =
+        AppState::new(service, settings).map_err(|error| format!("setting up metrics: {error}"))?;
+    let shutdown = state.shutdown.clone();
+    let listener = std::net::TcpListener::bind(args.listen)
+        .map_err(|error| format!("listening on {}: {error}", args.listen))?;
+    let scheme = if mode == ListenMode::Tls {
+        "https"
+    } else {
+        "http"
+    };
+    match mode {
+        ListenMode::InsecureRemote => tracing::warn!(
+            listen = %args.listen,
+            "serving plain HTTP on a non-loopback address (--insecure-remote): the token travels in clear text"
+        ),
+        ListenMode::Tls => tracing::info!(listen = %args.listen, "serving HTTPS"),
+        ListenMode::Loopback => {
+            tracing::info!(listen = %args.listen, "serving plain HTTP on loopback")
+        }
+    }
+    tracing::info!(
+        url = %format!("{scheme}://{}/", args.listen),
+        backend = ?args.backend,
+        read_only = args.read_only,
+        "imgd ready"
+    );
+    server::serve(
+        listener,
+        image_http::app(state),
+        tls,
+        shutdown,
+        server::termination(),
+    )
+    .await
+    .map_err(|error| format!("serving: {error}"))?;
+    tracing::info!("imgd stopped");
+    Ok(())
+}
