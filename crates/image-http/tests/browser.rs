@@ -96,11 +96,9 @@ fn free_port() -> u16 {
         .expect("a free local port")
 }
 
-/// `target/` of this build: the `imgd` binary lives in `target/<profile>/`.
+/// `target/` of this build: the `imgd` binary lives in `target/<profile>/`
+/// (this also holds with `CARGO_TARGET_DIR` or `--target-dir`).
 fn target_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-        return PathBuf::from(dir);
-    }
     Path::new(env!("CARGO_BIN_EXE_imgd"))
         .parent()
         .and_then(Path::parent)
@@ -397,6 +395,30 @@ async fn run(page: &Page, api: &Api, port: u16) -> Result<(), String> {
     assert_eq!(kept[0], json!(TOKEN));
     assert_eq!(kept[1], json!(""));
     assert!(!kept[2].as_str().unwrap().contains(TOKEN));
+
+    // Asked once: a reload of the tab keeps the session and does not ask again.
+    page.client
+        .refresh()
+        .await
+        .map_err(|e| format!("cannot reload: {e}"))?;
+    page.wait_until(
+        "the images after a reload",
+        "return document.body.dataset.loaded === 'true' && \
+         document.querySelectorAll('[data-testid=image-row]').length > 0",
+        vec![],
+    )
+    .await;
+    let asked = page
+        .js(
+            "return document.getElementById('token-dialog').open",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        asked,
+        json!(false),
+        "the token was asked again after a reload"
+    );
 
     // One row per tag, the dangling image as <none>, docker's formats.
     let refs = page.row_refs().await;
