@@ -43,34 +43,48 @@ pub enum Backend {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List images
+    #[command(override_usage = "imgctl images [OPTIONS] [REPOSITORY[:TAG]]")]
     Images(ImagesArgs),
     /// Manage images
-    #[command(subcommand)]
+    #[command(subcommand, override_usage = "imgctl image")]
     Image(ImageCommand),
     /// Return low-level information on Docker objects (imgctl knows images)
+    #[command(override_usage = "imgctl inspect [OPTIONS] NAME|ID [NAME|ID...]")]
     Inspect(ObjectInspectArgs),
     /// Show the history of an image
+    #[command(override_usage = "imgctl history [OPTIONS] IMAGE")]
     History(HistoryArgs),
     /// Create one or more tags TARGET_IMAGE that refer to SOURCE_IMAGE
+    #[command(
+        override_usage = "imgctl tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG] [TARGET_IMAGE[:TAG]...]"
+    )]
     Tag(TagArgs),
     /// Remove one or more images
+    #[command(override_usage = "imgctl rmi [OPTIONS] IMAGE [IMAGE...]")]
     Rmi(RmiArgs),
     /// Download an image from a registry
+    #[command(override_usage = "imgctl pull [OPTIONS] NAME[:TAG|@DIGEST]")]
     Pull(PullArgs),
     /// Upload an image to a registry
+    #[command(override_usage = "imgctl push [OPTIONS] NAME[:TAG]")]
     Push(PushArgs),
     /// Build an image from a Dockerfile
+    #[command(override_usage = "imgctl build [OPTIONS] PATH | URL | -")]
     Build(BuildArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    #[command(override_usage = "imgctl save [OPTIONS] IMAGE [IMAGE...]")]
     Save(SaveArgs),
     /// Load an image from a tar archive or STDIN
+    #[command(override_usage = "imgctl load [OPTIONS]")]
     Load(LoadArgs),
     /// Search Docker Hub for images
+    #[command(override_usage = "imgctl search [OPTIONS] TERM")]
     Search(SearchArgs),
     /// Manage Docker
-    #[command(subcommand)]
+    #[command(subcommand, override_usage = "imgctl system")]
     System(SystemCommand),
     /// Generate shell completions
+    #[command(override_usage = "imgctl completion SHELL")]
     Completion(CompletionArgs),
 }
 
@@ -78,6 +92,7 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum SystemCommand {
     /// Show docker disk usage
+    #[command(override_usage = "imgctl system df [OPTIONS]")]
     Df(DfArgs),
 }
 
@@ -85,28 +100,47 @@ pub enum SystemCommand {
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
     /// List images
-    #[command(visible_alias = "list", name = "ls")]
+    #[command(
+        visible_alias = "list",
+        name = "ls",
+        override_usage = "imgctl image ls [OPTIONS] [REPOSITORY[:TAG]]"
+    )]
     Ls(ImagesArgs),
     /// Display detailed information on one or more images
+    #[command(override_usage = "imgctl image inspect [OPTIONS] IMAGE [IMAGE...]")]
     Inspect(InspectArgs),
     /// Show the history of an image
+    #[command(override_usage = "imgctl image history [OPTIONS] IMAGE")]
     History(HistoryArgs),
     /// Create one or more tags TARGET_IMAGE that refer to SOURCE_IMAGE
+    #[command(
+        override_usage = "imgctl image tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG] [TARGET_IMAGE[:TAG]...]"
+    )]
     Tag(TagArgs),
     /// Remove one or more images
-    #[command(visible_alias = "remove", name = "rm")]
+    #[command(
+        visible_alias = "remove",
+        name = "rm",
+        override_usage = "imgctl image rm [OPTIONS] IMAGE [IMAGE...]"
+    )]
     Rm(RmiArgs),
     /// Remove unused images
+    #[command(override_usage = "imgctl image prune [OPTIONS]")]
     Prune(PruneArgs),
     /// Download an image from a registry
+    #[command(override_usage = "imgctl image pull [OPTIONS] NAME[:TAG|@DIGEST]")]
     Pull(PullArgs),
     /// Upload an image to a registry
+    #[command(override_usage = "imgctl image push [OPTIONS] NAME[:TAG]")]
     Push(PushArgs),
     /// Build an image from a Dockerfile
+    #[command(override_usage = "imgctl image build [OPTIONS] PATH | URL | -")]
     Build(BuildArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    #[command(override_usage = "imgctl image save [OPTIONS] IMAGE [IMAGE...]")]
     Save(SaveArgs),
     /// Load an image from a tar archive or STDIN
+    #[command(override_usage = "imgctl image load [OPTIONS]")]
     Load(LoadArgs),
 }
 

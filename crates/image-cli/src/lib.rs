@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod commands;
 pub mod render;
+pub mod usage;
 
 use image_core::ImageService;
 

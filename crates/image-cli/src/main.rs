@@ -4,23 +4,25 @@
 use std::io::{self, IsTerminal as _};
 use std::process::ExitCode;
 
-use clap::Parser as _;
+use clap::{CommandFactory as _, Parser as _};
 use image_cli::cli::{Backend, Cli};
 use image_cli::commands::{self, ExitStatus, Io};
 use image_core::{ImageService, MemoryImageService};
 use image_docker::{ConnectOptions, DockerImageService};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(error) => {
-            let _ = error.print();
-            // Usage errors exit 1, like docker's; help and version exit 0.
-            return if error.use_stderr() {
-                ExitCode::from(1)
+            // Usage errors in docker's words and exit codes.
+            let usage = image_cli::usage::usage_error(&error, &Cli::command(), &args);
+            if usage.to_stdout {
+                print!("{}", usage.text);
             } else {
-                ExitCode::SUCCESS
-            };
+                eprint!("{}", usage.text);
+            }
+            return ExitCode::from(usage.code);
         }
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()

@@ -687,8 +687,71 @@ fn parity(name: &'static str) {
     history(&mut p);
     tag(&mut p);
     rmi(&mut p);
+    usage(&mut p);
 
     p.finish();
+}
+
+/// docker's run with the program's name as imgctl's.
+fn renamed(docker: &Run) -> Run {
+    Run {
+        out: docker.out.replace("docker", "imgctl"),
+        err: docker.err.replace("docker", "imgctl"),
+        code: docker.code,
+    }
+}
+
+/// Usage errors: the same words, usage lines and exit codes, with
+/// `imgctl` for `docker`.
+fn usage(p: &mut Parity<'_>) {
+    let same_words = |docker: &Run, imgctl: &Run| exact(&renamed(docker), imgctl);
+    for args in [
+        vec!["images", "--bogus"],
+        vec!["images", "-x"],
+        vec!["image", "ls", "-qx"],
+        vec!["images", "-f"],
+        vec!["images", "--filter"],
+        vec!["history"],
+        vec!["history", "a", "b"],
+        vec!["history", "-H=maybe", "x"],
+        vec!["rmi"],
+        vec!["image", "rm"],
+        vec!["inspect"],
+        vec!["image", "prune", "x"],
+        vec!["system", "df", "x"],
+        vec!["pull"],
+        vec!["push"],
+        vec!["save"],
+        vec!["load", "x"],
+        vec!["search"],
+        vec!["frob"],
+        vec!["image", "frob"],
+    ] {
+        p.compare(&args, &same_words);
+    }
+    // docker's `requires at most` message says `SRun` (difference 6).
+    let stray_s = intended("docker prints `SRun` (difference 6)", |docker| {
+        stderr_replaced(&renamed(docker), "\nSRun '", "\nRun '")
+    });
+    p.compare(&["images", "a", "b"], &stray_s);
+    p.compare(&["image", "ls", "a", "b"], &stray_s);
+    // `tag` takes several targets, beyond docker.
+    p.compare(
+        &["tag", "a"],
+        &intended("imgctl tag takes several targets", |docker| {
+            let run = stderr_replaced(
+                &renamed(docker),
+                "requires 2 arguments",
+                "requires at least 2 arguments",
+            );
+            let run = stderr_replaced(
+                &run,
+                "TARGET_IMAGE[:TAG]\n",
+                "TARGET_IMAGE[:TAG] [TARGET_IMAGE[:TAG]...]\n",
+            );
+            stderr_replaced(&run, "\nRun 'imgctl tag", "\nSee 'imgctl tag")
+        }),
+    );
 }
 
 fn images(p: &mut Parity<'_>) {
