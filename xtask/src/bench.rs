@@ -62,12 +62,14 @@ struct Options {
 pub fn run(args: &[String]) -> Result<(), String> {
     match args.first().map(String::as_str) {
         Some("cli") => cli(&parse_options(args.get(1..).unwrap_or_default())?),
+        Some("http") => crate::bench_http::run(args.get(1..).unwrap_or_default()),
         Some("clean") => clean(),
-        _ => Err(
+        _ => Err(format!(
             "usage: cargo xtask bench cli [--images N] [--rounds N] [--engine a|b|all]\n       \
-             cargo xtask bench clean"
-                .into(),
-        ),
+             cargo xtask bench http {}\n       \
+             cargo xtask bench clean",
+            crate::bench_http::USAGE
+        )),
     }
 }
 
@@ -112,17 +114,17 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
 }
 
 /// One engine of the env file, and the clients aimed at it.
-struct Target {
-    name: char,
-    host: String,
-    socket: PathBuf,
-    api: String,
+pub(crate) struct Target {
+    pub(crate) name: char,
+    pub(crate) host: String,
+    pub(crate) socket: PathBuf,
+    pub(crate) api: String,
     docker_cli: PathBuf,
-    docker_config: PathBuf,
+    pub(crate) docker_config: PathBuf,
 }
 
 impl Target {
-    fn from_env(env: &HashMap<String, String>, name: char) -> Result<Target, String> {
+    pub(crate) fn from_env(env: &HashMap<String, String>, name: char) -> Result<Target, String> {
         let upper = name.to_ascii_uppercase();
         let get = |key: &str| {
             env.get(key)
@@ -146,7 +148,7 @@ impl Target {
 
     /// A command with none of the caller's DOCKER_* settings and the
     /// harness's docker config (never `~/.docker`).
-    fn command(&self, program: &Path) -> Command {
+    pub(crate) fn command(&self, program: &Path) -> Command {
         let mut cmd = Command::new(program);
         for key in [
             "DOCKER_HOST",
@@ -164,7 +166,7 @@ impl Target {
     }
 
     /// The docker CLI aimed at this engine.
-    fn docker(&self) -> Command {
+    pub(crate) fn docker(&self) -> Command {
         let mut cmd = self.command(&self.docker_cli);
         cmd.args(["-H", &self.host]);
         cmd
@@ -188,7 +190,7 @@ impl Target {
 }
 
 /// Runs a command and returns its stdout, or an error with its stderr.
-fn output(cmd: &mut Command, what: &str) -> Result<String, String> {
+pub(crate) fn output(cmd: &mut Command, what: &str) -> Result<String, String> {
     let out = cmd
         .output()
         .map_err(|e| format!("cannot run {what}: {e}"))?;
@@ -204,7 +206,7 @@ fn output(cmd: &mut Command, what: &str) -> Result<String, String> {
 }
 
 /// Runs `cargo ARGS` in the workspace root, failing when it fails.
-fn cargo(args: &[&str]) -> Result<(), String> {
+pub(crate) fn cargo(args: &[&str]) -> Result<(), String> {
     crate::run(
         crate::cargo_command(args),
         &format!("cargo {}", args.join(" ")),
@@ -212,7 +214,7 @@ fn cargo(args: &[&str]) -> Result<(), String> {
 }
 
 /// `target/` (or `CARGO_TARGET_DIR`): the parent of the engines' directory.
-fn target_dir(layout: &engine::Layout) -> PathBuf {
+pub(crate) fn target_dir(layout: &engine::Layout) -> PathBuf {
     layout
         .root
         .parent()
@@ -221,7 +223,11 @@ fn target_dir(layout: &engine::Layout) -> PathBuf {
 }
 
 /// Makes sure the engine holds exactly the `count` fixture images.
-fn ensure_fixtures(layout: &engine::Layout, target: &Target, count: usize) -> Result<(), String> {
+pub(crate) fn ensure_fixtures(
+    layout: &engine::Layout,
+    target: &Target,
+    count: usize,
+) -> Result<(), String> {
     let loaded = target.bench_ids(FIXTURE_LABEL)?;
     if loaded.len() == count {
         eprintln!(

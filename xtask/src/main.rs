@@ -15,8 +15,11 @@
 //!   [`engine`].
 //! - `bench cli`: times `imgctl` against the docker CLI and the raw API on a
 //!   private engine with 1,000 images, see [`bench`]. Not part of `ci`.
+//! - `bench http`: drives imgd's image list and the engine's own with wrk,
+//!   see [`bench_http`]. Not part of `ci`.
 
 mod bench;
+mod bench_http;
 mod engine;
 mod envfile;
 mod packages;
@@ -94,6 +97,9 @@ fn print_help() {
          bench cli [--images N] [--rounds N] [--engine a|b|all]\n                  \
          time imgctl against docker and the raw API on N images (default 1000,\n                  \
          21 rounds, engine A); a benchmark, not run by CI\n  \
+         bench http [--images N] [--duration S] [--connections N] [--engine a|b] [--imgd PATH]\n                  \
+         wrk against imgd's GET /api/v1/images and the engine's /images/json\n                  \
+         (default 1000 images, 30 s, 64 connections, engine B); a benchmark\n  \
          bench clean     remove the bench images from both engines"
     );
 }

@@ -29,6 +29,10 @@ pub const APT_PACKAGES: &[&str] = &[
     // Chromium driven over WebDriver.
     "chromium",
     "chromium-driver",
+    // `cargo xtask bench http`: the load generator, and the TCP bridge to
+    // an engine that listens on a unix socket only.
+    "wrk",
+    "socat",
 ];
 
 /// The Debian suite engine B comes from.
