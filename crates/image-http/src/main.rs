@@ -1,12 +1,13 @@
 //! The `imgd` binary: parse, resolve the token and settings, build the
-//! backend, serve until SIGTERM or ctrl-c. This is the one place that names
+//! backend (a Docker Engine behind image-core's list cache, or the memory
+//! engine), serve until SIGTERM or ctrl-c. This is the one place that names
 //! a backend.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser as _;
-use image_core::{DynImageService, MemoryImageService};
+use image_core::{CachedImageService, DynImageService, MemoryImageService};
 use image_docker::{ConnectOptions, DockerImageService};
 use image_http::auth::Token;
 use image_http::cli::{Args, Backend};
@@ -75,11 +76,12 @@ async fn backend(args: &Args) -> Result<Arc<DynImageService>, String> {
         Backend::Docker => {
             let options = ConnectOptions::from_env(args.host.as_deref(), args.config.as_deref())
                 .map_err(|error| error.to_string())?;
-            Arc::new(
-                DockerImageService::connect(options)
-                    .await
-                    .map_err(|error| error.to_string())?,
-            )
+            let docker = DockerImageService::connect(options)
+                .await
+                .map_err(|error| error.to_string())?;
+            // Listing is the page's hot path: serve it from image-core's
+            // list cache, kept fresh by the engine's change feed.
+            Arc::new(CachedImageService::new(docker))
         }
     })
 }
@@ -103,6 +105,9 @@ async fn run(args: Args) -> Result<(), String> {
     let shutdown = state.shutdown.clone();
     let listener = std::net::TcpListener::bind(args.listen)
         .map_err(|error| format!("listening on {}: {error}", args.listen))?;
+    let local = listener
+        .local_addr()
+        .map_err(|error| format!("listening on {}: {error}", args.listen))?;
     let scheme = if mode == ListenMode::Tls {
         "https"
     } else {
@@ -119,7 +124,7 @@ async fn run(args: Args) -> Result<(), String> {
         }
     }
     tracing::info!(
-        url = %format!("{scheme}://{}/", args.listen),
+        url = %format!("{scheme}://{local}/"),
         backend = ?args.backend,
         read_only = args.read_only,
         "imgd ready"
