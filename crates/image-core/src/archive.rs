@@ -135,7 +135,7 @@ impl ArchiveImage {
 /// serializing a parsed config does not reproduce the original bytes: keep
 /// those ([`ArchiveImage::config`]) for the image ID. Fields serialize in
 /// alphabetical order, as docker sorts a config's top-level keys.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageConfigFile {
     /// The CPU architecture, for example `amd64`.
     #[serde(default, deserialize_with = "null_default")]
@@ -316,7 +316,7 @@ impl From<ConfigSection> for ImageConfig {
 }
 
 /// The `rootfs` of an image config.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RootFsSection {
     /// Always `layers`.
     #[serde(rename = "type", default, deserialize_with = "null_default")]

@@ -1095,6 +1095,45 @@ pub async fn remove_keeps_shared_layers(h: &dyn Harness) -> CaseResult {
     result
 }
 
+/// Runs `options` as a dry run first and checks that it changed nothing,
+/// then for real; checks that the dry run planned exactly what the prune
+/// did (the same actions, in any order, and the same space).
+async fn prune_with_dry_run(
+    h: &dyn Harness,
+    options: PruneOptions,
+) -> Result<crate::model::PruneReport, CaseFailure> {
+    let service = h.service();
+    let before = ids_of(&list_all(h).await?);
+    let plan = service
+        .prune(&PruneOptions {
+            dry_run: true,
+            ..options.clone()
+        })
+        .await?;
+    let unchanged = ids_of(&list_all(h).await?);
+    ensure!(
+        before == unchanged,
+        "a dry-run prune changed the images: {before:?} -> {unchanged:?}"
+    );
+    let report = service
+        .prune(&PruneOptions {
+            dry_run: false,
+            ..options
+        })
+        .await?;
+    let sorted = |actions: &[RemoveAction]| {
+        let mut texts: Vec<String> = actions.iter().map(|a| format!("{a:?}")).collect();
+        texts.sort();
+        texts
+    };
+    ensure!(
+        sorted(&plan.actions) == sorted(&report.actions)
+            && plan.space_reclaimed == report.space_reclaimed,
+        "the dry run planned {plan:?} but the prune did {report:?}"
+    );
+    Ok(report)
+}
+
 /// Checks that a prune report and the engine agree: everything reported
 /// deleted is gone, and nothing else that existed before is gone.
 async fn check_prune_report(
@@ -1141,13 +1180,15 @@ pub async fn prune_dangling(h: &dyn Harness) -> CaseResult {
     let service = h.service();
     let result = async {
         let before = list_all(h).await?;
-        let report = service
-            .prune(&PruneOptions {
+        let report = prune_with_dry_run(
+            h,
+            PruneOptions {
                 all: false,
                 filters: PruneFilters::parse([format!("label=imgctl.test={CASE}")])?,
                 ..PruneOptions::default()
-            })
-            .await?;
+            },
+        )
+        .await?;
         ensure!(
             report.actions.contains(&RemoveAction::Deleted(loose.id())),
             "dangling image deleted: {report:?}"
@@ -1195,13 +1236,15 @@ pub async fn prune_all_keeps_used_images(h: &dyn Harness) -> CaseResult {
         .await?;
     let result = async {
         let before = list_all(h).await?;
-        let report = service
-            .prune(&PruneOptions {
+        let report = prune_with_dry_run(
+            h,
+            PruneOptions {
                 all: true,
                 filters: PruneFilters::parse([format!("label=imgctl.test={CASE}")])?,
                 ..PruneOptions::default()
-            })
-            .await?;
+            },
+        )
+        .await?;
         ensure!(
             report
                 .actions
@@ -1248,7 +1291,6 @@ pub async fn prune_until_and_label(h: &dyn Harness) -> CaseResult {
         .created(old_time())
         .build()?;
     load(h, &[old.clone(), new.clone(), protected.clone()]).await?;
-    let service = h.service();
     let result = async {
         let before = list_all(h).await?;
         let filters = PruneFilters::parse([
@@ -1256,13 +1298,15 @@ pub async fn prune_until_and_label(h: &dyn Harness) -> CaseResult {
             "until=2022-01-01T00:00:00Z".to_string(),
             "label!=keep=yes".to_string(),
         ])?;
-        let report = service
-            .prune(&PruneOptions {
+        let report = prune_with_dry_run(
+            h,
+            PruneOptions {
                 all: false,
                 filters,
                 ..PruneOptions::default()
-            })
-            .await?;
+            },
+        )
+        .await?;
         let deleted: BTreeSet<_> = report
             .actions
             .iter()

@@ -398,6 +398,88 @@ pub(crate) fn disk_usage(
     Ok(usage)
 }
 
+/// The diff ID of an empty layer (an empty tar stream), which the engine
+/// sizes at 0.
+const EMPTY_LAYER: &str = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef";
+
+/// Whether a history step made a layer, for a step the engine sizes at 0
+/// (its API does not say which steps are empty): shell commands, `COPY`,
+/// `ADD` and BuildKit's `WORKDIR` do; other `#(nop)` instructions do not.
+fn step_makes_layer(created_by: &str) -> bool {
+    let text = created_by.trim();
+    let instruction = text
+        .strip_prefix("/bin/sh -c #(nop)")
+        .map(str::trim_start)
+        .unwrap_or(text);
+    let word = instruction
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    if text.starts_with("/bin/sh -c #(nop)") {
+        return matches!(word.as_str(), "COPY" | "ADD");
+    }
+    if text.ends_with("# buildkit") {
+        return matches!(word.as_str(), "RUN" | "COPY" | "ADD" | "WORKDIR");
+    }
+    !text.is_empty()
+        && !matches!(
+            word.as_str(),
+            "ENV"
+                | "LABEL"
+                | "CMD"
+                | "ENTRYPOINT"
+                | "EXPOSE"
+                | "VOLUME"
+                | "USER"
+                | "ARG"
+                | "STOPSIGNAL"
+                | "HEALTHCHECK"
+                | "SHELL"
+                | "ONBUILD"
+                | "MAINTAINER"
+        )
+}
+
+/// Each layer's size, base first, from an image's diff IDs and its history
+/// (newest first, as the engine sends it). The engine sizes each step that
+/// made a layer with that layer's size and every other step at 0; a step
+/// with a size is a layer, and among the steps at 0 those that look like
+/// they made a layer (see [`step_makes_layer`]) are taken as the layers
+/// still missing. When the history does not add up, the sizes go to the
+/// non-empty layers in order.
+pub(crate) fn layer_sizes(diff_ids: &[String], history: &[HistoryEntry]) -> Vec<u64> {
+    let oldest_first: Vec<&HistoryEntry> = history.iter().rev().collect();
+    let sized = oldest_first.iter().filter(|h| h.size > 0).count();
+    let missing = diff_ids.len().saturating_sub(sized);
+    let likely: Vec<bool> = oldest_first
+        .iter()
+        .map(|h| h.size == 0 && step_makes_layer(&h.created_by))
+        .collect();
+    if likely.iter().filter(|l| **l).count() == missing {
+        let sizes: Vec<u64> = oldest_first
+            .iter()
+            .zip(&likely)
+            .filter(|(h, likely)| h.size > 0 || **likely)
+            .map(|(h, _)| h.size)
+            .collect();
+        if sizes.len() == diff_ids.len() {
+            return sizes;
+        }
+    }
+    let mut nonzero = oldest_first.iter().map(|h| h.size).filter(|s| *s > 0);
+    diff_ids
+        .iter()
+        .map(|d| {
+            if d == EMPTY_LAYER {
+                0
+            } else {
+                nonzero.next().unwrap_or(0)
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -1564,5 +1646,46 @@ mod tests {
             raw(ENGINE_B.files.error_404)["message"],
             format!("No such image: {missing}")
         );
+    }
+
+    fn step(created_by: &str, size: u64) -> HistoryEntry {
+        HistoryEntry {
+            id: "<missing>".to_string(),
+            created: None,
+            created_by: created_by.to_string(),
+            tags: Vec::new(),
+            size,
+            comment: String::new(),
+        }
+    }
+
+    #[test]
+    fn layer_sizes_follow_the_history() {
+        let ids = |n: usize| -> Vec<String> { (0..n).map(|i| format!("sha256:{i:064}")).collect() };
+        // Newest first, as the engine sends it.
+        let history = vec![
+            step("/bin/sh -c #(nop)  CMD [\"sh\"]", 0),
+            step("/bin/sh -c #(nop) COPY file:abc in /app ", 50),
+            step("/bin/sh -c mkdir /data", 0),
+            step("/bin/sh -c #(nop)  ENV X=1", 0),
+            step("/bin/sh -c #(nop) ADD file:def in / ", 100),
+        ];
+        assert_eq!(layer_sizes(&ids(3), &history), vec![100, 0, 50]);
+        // BuildKit's words.
+        let history = vec![
+            step("CMD [\"sh\"]", 0),
+            step("COPY f / # buildkit", 7),
+            step("WORKDIR /w", 0),
+            step("RUN /bin/sh -c chmod 700 /x # buildkit", 0),
+            step("ADD rootfs.tar / # buildkit", 9),
+        ];
+        assert_eq!(layer_sizes(&ids(3), &history), vec![9, 0, 7]);
+        // A history that does not add up: sizes in order, the empty layer
+        // at 0.
+        let mut diff_ids = ids(3);
+        diff_ids[1] = EMPTY_LAYER.to_string();
+        let history = vec![step("x", 5), step("y", 3)];
+        assert_eq!(layer_sizes(&diff_ids, &history), vec![3, 0, 5]);
+        assert_eq!(layer_sizes(&[], &[]), Vec::<u64>::new());
     }
 }

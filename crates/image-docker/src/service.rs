@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bollard::Docker;
@@ -23,6 +24,7 @@ use bytes::Bytes;
 use chrono::Utc;
 use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt};
+use image_core::memory::{EngineSnapshot, SnapshotImage, SnapshotLayer};
 use image_core::reference::{self, AnyReference, Reference};
 use image_core::{
     BuildContext, BuildOptions, ByteStream, Completion, ContainerRef, DiskUsage, HistoryEntry,
@@ -30,7 +32,12 @@ use image_core::{
     ProgressStream, PruneOptions, PruneReport, PullOptions, PushOptions, RegistryAuth,
     RemoveAction, RemoveOptions, Result, SearchResult, filter,
 };
-use image_core::{ChangeEvent, ChangeObject, ChangeStream};
+use image_core::{
+    ChangeEvent, ChangeObject, ChangeStream, ErrorKind, MemoryImageService, SystemClock,
+};
+
+/// How many images a dry-run prune's snapshot inspects at once.
+const SNAPSHOT_CONCURRENCY: usize = 8;
 
 use crate::connect::{ConnectOptions, Endpoint};
 use crate::convert;
@@ -252,6 +259,49 @@ impl DockerImageService {
         counts: &HashMap<String, u64>,
     ) -> Result<Vec<ImageSummary>> {
         Ok(summaries(self.engine_images(all).await?, counts))
+    }
+
+    /// Everything the engine's prune rules look at: every image with its
+    /// layers and their sizes (from inspect and history), and every
+    /// container. An image removed while the snapshot is taken is left out.
+    async fn snapshot(&self) -> Result<EngineSnapshot> {
+        let (images, containers) =
+            futures::try_join!(self.engine_images(true), self.all_containers())?;
+        let images: Vec<Option<SnapshotImage>> = stream::iter(images)
+            .map(|image| async move {
+                let found = futures::try_join!(self.inspect(&image.id), self.history(&image.id));
+                let (details, history) = match found {
+                    Ok(found) => found,
+                    Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
+                    Err(error) => return Err(error),
+                };
+                let sizes = convert::layer_sizes(&details.root_fs.layers, &history);
+                Ok(Some(SnapshotImage {
+                    layers: details
+                        .root_fs
+                        .layers
+                        .iter()
+                        .zip(sizes)
+                        .map(|(diff_id, size)| SnapshotLayer {
+                            diff_id: diff_id.clone(),
+                            size,
+                        })
+                        .collect(),
+                    id: details.id,
+                    parent: Some(details.parent).filter(|p| !p.is_empty()),
+                    created: details.created,
+                    labels: details.config.labels,
+                    repo_tags: details.repo_tags,
+                    repo_digests: details.repo_digests,
+                }))
+            })
+            .buffer_unordered(SNAPSHOT_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(EngineSnapshot {
+            images: images.into_iter().flatten().collect(),
+            containers,
+        })
     }
 
     /// The engine's image list, as bollard reads it.
@@ -626,9 +676,16 @@ impl ImageService for DockerImageService {
 
     async fn prune(&self, options: &PruneOptions) -> Result<PruneReport> {
         if options.dry_run {
-            // The Engine API has no dry run for image prune, and predicting
-            // its result from outside would be a guess.
-            return Err(ImageError::not_supported("prune --dry-run", "docker"));
+            // The Engine API has no dry run: the same prune runs on a
+            // scratch copy of the engine's images, layers and containers,
+            // under the in-memory engine's port of moby's prune rules.
+            let snapshot = self.snapshot().await?;
+            let scratch = MemoryImageService::from_snapshot(&snapshot, Arc::new(SystemClock))?;
+            let options = PruneOptions {
+                dry_run: false,
+                ..options.clone()
+            };
+            return scratch.prune(&options).await;
         }
         let mut filters: HashMap<String, Vec<String>> = HashMap::new();
         filters.insert(

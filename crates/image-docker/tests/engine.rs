@@ -91,6 +91,7 @@ on_both_engines!(
     save_and_load_keep_tags,
     concurrent_reads_during_a_pull,
     reports_its_api_version,
+    dry_run_prune_plans_what_prune_does,
 );
 
 async fn setup(
@@ -627,6 +628,98 @@ async fn concurrent_reads_during_a_pull(engine: &'static str) {
     }
     pull.await.unwrap().unwrap();
     remove_quietly(&service, &[format!("{name}:v1"), probe.id()]).await;
+}
+
+/// Builds `dir` (classic builder, intermediate images kept) as `tag`.
+async fn build_dir(service: &DockerImageService, dir: &std::path::Path, tag: &str) {
+    let options = BuildOptions {
+        tags: vec![tag.to_string()],
+        ..BuildOptions::default()
+    };
+    let stream = service
+        .build(BuildContext::Directory(dir.to_path_buf()), &options)
+        .await
+        .unwrap();
+    let (_, done) = drain(stream).await;
+    done.unwrap_or_else(|e| panic!("build of {tag} failed: {e}"));
+}
+
+/// A dry-run prune plans exactly what the prune then does, on images with
+/// parent chains, shared layers, zero-byte layers (`RUN mkdir`) and a
+/// dangling image: the same actions and the same space.
+async fn dry_run_prune_plans_what_prune_does(engine: &'static str) {
+    let Some((env, service, _guard)) = setup(engine, "dry_run_prune").await else {
+        return;
+    };
+    let dir = scratch_dir("dryrun", engine);
+    std::fs::copy(&env.busybox, dir.join("busybox")).unwrap();
+    let label = format!("imgctl.drytest={engine}");
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!(
+            "FROM scratch\nCOPY busybox /bin/busybox\nLABEL {label}\n\
+             RUN [\"/bin/busybox\", \"mkdir\", \"/data\"]\nCOPY big.bin /data/big.bin\n\
+             RUN [\"/bin/busybox\", \"touch\", \"/data/empty\"]\nCOPY small.txt /small.txt\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("big.bin"), vec![3u8; 200_000]).unwrap();
+    let repo = format!("imgctl-engine/dryrun-{}", engine.to_lowercase());
+    std::fs::write(dir.join("small.txt"), "one\n").unwrap();
+    build_dir(&service, &dir, &format!("{repo}:v1")).await;
+    // The same tag again: the first v1 becomes dangling.
+    std::fs::write(dir.join("small.txt"), "two, longer\n").unwrap();
+    build_dir(&service, &dir, &format!("{repo}:v1")).await;
+    std::fs::write(dir.join("small.txt"), "three\n").unwrap();
+    build_dir(&service, &dir, &format!("{repo}:v2")).await;
+    let filters = image_core::PruneFilters::parse([format!("label={label}")]).unwrap();
+    for all in [false, true] {
+        let options = image_core::PruneOptions {
+            all,
+            filters: filters.clone(),
+            dry_run: true,
+        };
+        let before = service
+            .list(&ListOptions {
+                all: true,
+                ..ListOptions::default()
+            })
+            .await
+            .unwrap();
+        let plan = service.prune(&options).await.unwrap();
+        let after_plan = service
+            .list(&ListOptions {
+                all: true,
+                ..ListOptions::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            before.len(),
+            after_plan.len(),
+            "the dry run removed nothing"
+        );
+        let report = service
+            .prune(&image_core::PruneOptions {
+                dry_run: false,
+                ..options
+            })
+            .await
+            .unwrap();
+        let sorted = |actions: &[image_core::RemoveAction]| {
+            let mut texts: Vec<String> = actions.iter().map(|a| format!("{a:?}")).collect();
+            texts.sort();
+            texts
+        };
+        assert!(
+            !report.actions.is_empty() && report.space_reclaimed > 0,
+            "prune (all={all}) removed something: {report:?}"
+        );
+        assert_eq!(sorted(&plan.actions), sorted(&report.actions), "all={all}");
+        assert_eq!(plan.space_reclaimed, report.space_reclaimed, "all={all}");
+    }
+    remove_quietly(&service, &[format!("{repo}:v1"), format!("{repo}:v2")]).await;
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 async fn reports_its_api_version(engine: &'static str) {

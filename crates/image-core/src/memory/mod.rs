@@ -15,6 +15,7 @@
 mod build;
 mod demo;
 mod registry;
+mod snapshot;
 mod state;
 
 use std::collections::{HashMap, VecDeque};
@@ -26,6 +27,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 
+pub use self::snapshot::{EngineSnapshot, SnapshotImage, SnapshotLayer};
 use self::registry::{Manifest, Registry};
 use self::state::{State, container_ref, normalize_tagged, not_found};
 use crate::archive::{self, ArchiveImage};
