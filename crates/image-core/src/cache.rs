@@ -128,6 +128,8 @@ struct Shared {
     passes: AtomicU64,
     invalidations: AtomicU64,
     changes_seen: AtomicU64,
+    /// Bumped, under the listings' lock, whenever they are dropped.
+    generation: AtomicU64,
 }
 
 impl Shared {
@@ -136,7 +138,9 @@ impl Shared {
     }
 
     fn invalidate(&self) {
-        *self.listings() = Listings::default();
+        let mut listings = self.listings();
+        *listings = Listings::default();
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.invalidations.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -145,6 +149,7 @@ impl Shared {
     fn set_state(&self, state: FeedState) {
         let mut listings = self.listings();
         *listings = Listings::default();
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.invalidations.fetch_add(1, Ordering::Relaxed);
         self.state.send_replace(state);
     }
@@ -233,6 +238,7 @@ impl<S: ImageService> CachedImageService<S> {
                 passes: AtomicU64::new(0),
                 invalidations: AtomicU64::new(0),
                 changes_seen: AtomicU64::new(0),
+                generation: AtomicU64::new(0),
             }),
             backoff,
             feed: OnceLock::new(),
@@ -287,6 +293,20 @@ impl<S: ImageService> CachedImageService<S> {
             invalidations: shared.invalidations.load(Ordering::Relaxed),
             changes_seen: shared.changes_seen.load(Ordering::Acquire),
         }
+    }
+
+    /// A number that changes whenever the listings may have changed, while
+    /// the feed is live; `None` while it is not (then every list goes to the
+    /// backend). Something derived from a listing (a serialized response)
+    /// that was made after reading version `v` stays valid while this still
+    /// returns `Some(v)`: a listing is never older than the last change the
+    /// cache heard of.
+    pub fn list_version(&self) -> Option<u64> {
+        let _listings = self.shared.listings();
+        if *self.shared.state.borrow() != FeedState::Live {
+            return None;
+        }
+        Some(self.shared.generation.load(Ordering::Acquire))
     }
 
     /// Drops the cached listings, as a change on the engine does.
@@ -681,6 +701,25 @@ mod tests {
         })
         .await;
         assert!(reached, "the feed is {}, not {state}", cache.feed_state());
+    }
+
+    #[tokio::test]
+    async fn the_list_version_moves_with_every_change() {
+        let memory = MemoryImageService::demo().unwrap();
+        let cache = CachedImageService::new(Probe::new(&memory, vec![]));
+        assert_eq!(cache.settled().await, FeedState::Live);
+        let first = cache.list_version().unwrap();
+        cache.list(&top()).await.unwrap();
+        assert_eq!(cache.list_version(), Some(first), "a read changes nothing");
+        cache.tag("alpine:3.20", "mine/alpine:1").await.unwrap();
+        let second = cache.list_version().unwrap();
+        assert_ne!(second, first, "a change through the cache");
+        memory.tag("alpine:3.20", "mine/alpine:2").await.unwrap();
+        let moved = eventually(Duration::from_secs(1), || async {
+            cache.list_version().is_some_and(|v| v != second)
+        })
+        .await;
+        assert!(moved, "a change on the engine moves the version within 1 s");
     }
 
     #[tokio::test]
