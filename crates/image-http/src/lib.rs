@@ -19,6 +19,7 @@ pub mod auth;
 pub mod cli;
 pub mod error;
 pub mod extract;
+pub mod list_cache;
 pub mod metrics;
 pub mod queue;
 pub mod routes;
@@ -39,6 +40,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Token;
+use crate::list_cache::{ListAnswers, ListVersion};
 use crate::metrics::Metrics;
 use crate::queue::WorkQueue;
 
@@ -94,6 +96,8 @@ pub struct AppState {
     /// Cancelled when the server shuts down: streams end with a `cancelled`
     /// error line.
     pub shutdown: CancellationToken,
+    /// Serialized list answers, kept while the listing is unchanged.
+    pub list_answers: ListAnswers,
 }
 
 impl AppState {
@@ -114,7 +118,16 @@ impl AppState {
             queue,
             metrics,
             shutdown: CancellationToken::new(),
+            list_answers: ListAnswers::default(),
         })
+    }
+
+    /// Keeps serialized list answers while `version` (the list cache's
+    /// [`list_version`](image_core::CachedImageService::list_version))
+    /// stays the same.
+    pub fn with_list_version(mut self, version: ListVersion) -> AppState {
+        self.list_answers = ListAnswers::new(version);
+        self
     }
 }
 

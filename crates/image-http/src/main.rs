@@ -7,10 +7,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser as _;
-use image_core::{CachedImageService, DynImageService, MemoryImageService};
+use image_core::{CachedImageService, DynImageService, ImageService, MemoryImageService};
 use image_docker::{ConnectOptions, DockerImageService};
 use image_http::auth::Token;
 use image_http::cli::{Args, Backend};
+use image_http::list_cache::ListVersion;
 use image_http::server::{self, ListenMode};
 use image_http::{AppState, Settings};
 use tracing_subscriber::EnvFilter;
@@ -64,12 +65,22 @@ fn token(args: &Args) -> Result<Token, String> {
     }
 }
 
-async fn backend(args: &Args) -> Result<Arc<DynImageService>, String> {
+/// The backend, served through image-core's list cache (kept fresh by the
+/// engine's change feed), and the cache's list version.
+async fn backend(args: &Args) -> Result<(Arc<DynImageService>, ListVersion), String> {
+    fn cached<S: ImageService>(service: S) -> (Arc<DynImageService>, ListVersion) {
+        let cache = Arc::new(CachedImageService::new(service));
+        let version: ListVersion = {
+            let cache = cache.clone();
+            Arc::new(move || cache.list_version())
+        };
+        (cache, version)
+    }
     Ok(match args.backend {
         Backend::Memory if args.demo => {
-            Arc::new(MemoryImageService::demo().map_err(|error| error.to_string())?)
+            cached(MemoryImageService::demo().map_err(|error| error.to_string())?)
         }
-        Backend::Memory => Arc::new(MemoryImageService::new()),
+        Backend::Memory => cached(MemoryImageService::new()),
         Backend::Docker if args.demo => {
             return Err("--demo needs --backend memory".into());
         }
@@ -79,9 +90,7 @@ async fn backend(args: &Args) -> Result<Arc<DynImageService>, String> {
             let docker = DockerImageService::connect(options)
                 .await
                 .map_err(|error| error.to_string())?;
-            // Listing is the page's hot path: serve it from image-core's
-            // list cache, kept fresh by the engine's change feed.
-            Arc::new(CachedImageService::new(docker))
+            cached(docker)
         }
     })
 }
@@ -99,9 +108,10 @@ async fn run(args: Args) -> Result<(), String> {
         max_queued: args.max_queued,
         ..Settings::new(token(&args)?)
     };
-    let service = backend(&args).await?;
+    let (service, list_version) = backend(&args).await?;
     let state =
         AppState::new(service, settings).map_err(|error| format!("setting up metrics: {error}"))?;
+    let state = state.with_list_version(list_version);
     let shutdown = state.shutdown.clone();
     let listener = std::net::TcpListener::bind(args.listen)
         .map_err(|error| format!("listening on {}: {error}", args.listen))?;

@@ -7,11 +7,13 @@
 use std::cmp::Ordering;
 
 use axum::Json;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{RawQuery, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse as _, Response};
+use bytes::Bytes;
 use image_core::{
-    ContainerRef, DiskUsage, HistoryEntry, ImageDetails, ImageFilters, ImageSummary, ListOptions,
-    PruneFilters, PruneOptions, RemoveAction, RemoveOptions,
+    ContainerRef, DiskUsage, HistoryEntry, ImageDetails, ImageError, ImageFilters, ImageSummary,
+    ListOptions, PruneFilters, PruneOptions, RemoveAction, RemoveOptions,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -134,8 +136,20 @@ pub fn sort_images(images: &mut [ImageSummary], key: SortKey, reverse: bool) {
 )]
 pub async fn list(
     State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
     ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<Json<ImageList>, ApiError> {
+) -> Result<Response, ApiError> {
+    // Answers without filters are kept while the listing is unchanged
+    // (filters such as `until=` depend on the time as well).
+    let version = if query.filter.is_empty() {
+        state.list_answers.version()
+    } else {
+        None
+    };
+    let key = raw.unwrap_or_default();
+    if let Some(body) = version.and_then(|version| state.list_answers.get(&key, version)) {
+        return Ok(json_answer(body));
+    }
     let filters = ImageFilters::parse(&query.filter)?;
     let options = ListOptions {
         all: query.all,
@@ -154,7 +168,18 @@ pub async fn list(
     } else {
         images.drain(query.offset..end).collect()
     };
-    Ok(Json(ImageList { images, total }))
+    let body = serde_json::to_vec(&ImageList { images, total })
+        .map(Bytes::from)
+        .map_err(|error| ImageError::backend("serializing the image list", error))?;
+    if let Some(version) = version {
+        state.list_answers.put(key, version, body.clone());
+    }
+    Ok(json_answer(body))
+}
+
+/// A `200 OK` with a JSON body.
+fn json_answer(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// Shows one image.
