@@ -31,10 +31,11 @@ use tokio::sync::{OnceCell, watch};
 use crate::change::ChangeStream;
 use crate::error::{ImageError, Result};
 use crate::filter::{self, ImageFilters};
+use crate::memory::EngineSnapshot;
 use crate::model::{
-    BuildOptions, ContainerRef, DiskUsage, HistoryEntry, ImageDetails, ImageSummary, ListOptions,
-    LoadReport, ProgressEvent, PruneOptions, PruneReport, PullOptions, PushOptions, RemoveAction,
-    RemoveOptions, SearchResult,
+    BuildOptions, ContainerRef, Digest, DiskUsage, HistoryEntry, ImageDetails, ImageSummary,
+    ListOptions, LoadReport, ProgressEvent, PruneOptions, PruneReport, PullOptions, PushOptions,
+    RegistryAuth, RemoveAction, RemoveOptions, SearchResult,
 };
 use crate::service::{BuildContext, ByteStream, ImageService, ProgressStream};
 
@@ -524,6 +525,18 @@ impl<S: ImageService> ImageService for CachedImageService<S> {
 
     async fn changes(&self) -> Result<ChangeStream> {
         self.inner.changes().await
+    }
+
+    async fn snapshot(&self) -> Result<EngineSnapshot> {
+        self.inner.snapshot().await
+    }
+
+    async fn registry_digest(
+        &self,
+        reference: &str,
+        auth: Option<RegistryAuth>,
+    ) -> Result<Option<Digest>> {
+        self.inner.registry_digest(reference, auth).await
     }
 }
 

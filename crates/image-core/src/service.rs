@@ -19,10 +19,11 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::change::ChangeStream;
 use crate::error::{ImageError, Result};
+use crate::memory::EngineSnapshot;
 use crate::model::{
-    BuildOptions, Completion, ContainerRef, DiskUsage, HistoryEntry, ImageDetails, ImageSummary,
-    ListOptions, LoadReport, ProgressEvent, PruneOptions, PruneReport, PullOptions, PushOptions,
-    RemoveAction, RemoveOptions, SearchResult,
+    BuildOptions, Completion, ContainerRef, Digest, DiskUsage, HistoryEntry, ImageDetails,
+    ImageSummary, ListOptions, LoadReport, ProgressEvent, PruneOptions, PruneReport, PullOptions,
+    PushOptions, RegistryAuth, RemoveAction, RemoveOptions, SearchResult,
 };
 
 /// A stream of progress events; see [`ProgressEvent`] for its shape.
@@ -163,6 +164,36 @@ pub trait ImageService: Send + Sync + fmt::Debug + 'static {
             std::any::type_name::<Self>(),
         ))
     }
+
+    /// Takes a snapshot of every image (intermediate ones included, with
+    /// their layers and the layers' sizes) and every container: what the
+    /// engine's prune rules and a cleanup plan look at.
+    ///
+    /// The default is [`ImageError::NotSupported`].
+    async fn snapshot(&self) -> Result<EngineSnapshot> {
+        Err(ImageError::not_supported(
+            "snapshots",
+            std::any::type_name::<Self>(),
+        ))
+    }
+
+    /// Asks the registry which digest `reference` (`name[:tag]`) points at
+    /// now: the manifest or index digest that a pull would record in the
+    /// image's repo digests. `None` when the registry has no such tag.
+    /// Credentials are `auth`, else the backend's own (docker config).
+    ///
+    /// The default is [`ImageError::NotSupported`].
+    async fn registry_digest(
+        &self,
+        reference: &str,
+        auth: Option<RegistryAuth>,
+    ) -> Result<Option<Digest>> {
+        let _ = (reference, auth);
+        Err(ImageError::not_supported(
+            "registry digests",
+            std::any::type_name::<Self>(),
+        ))
+    }
 }
 
 macro_rules! forward_image_service {
@@ -221,6 +252,16 @@ macro_rules! forward_image_service {
             }
             async fn changes(&self) -> Result<ChangeStream> {
                 (**self).changes().await
+            }
+            async fn snapshot(&self) -> Result<EngineSnapshot> {
+                (**self).snapshot().await
+            }
+            async fn registry_digest(
+                &self,
+                reference: &str,
+                auth: Option<RegistryAuth>,
+            ) -> Result<Option<Digest>> {
+                (**self).registry_digest(reference, auth).await
             }
         }
     };

@@ -264,7 +264,7 @@ impl DockerImageService {
     /// Everything the engine's prune rules look at: every image with its
     /// layers and their sizes (from inspect and history), and every
     /// container. An image removed while the snapshot is taken is left out.
-    async fn snapshot(&self) -> Result<EngineSnapshot> {
+    async fn engine_snapshot(&self) -> Result<EngineSnapshot> {
         let (images, containers) =
             futures::try_join!(self.engine_images(true), self.all_containers())?;
         let images: Vec<Option<SnapshotImage>> = stream::iter(images)
@@ -679,7 +679,7 @@ impl ImageService for DockerImageService {
             // The Engine API has no dry run: the same prune runs on a
             // scratch copy of the engine's images, layers and containers,
             // under the in-memory engine's port of moby's prune rules.
-            let snapshot = self.snapshot().await?;
+            let snapshot = self.engine_snapshot().await?;
             let scratch = MemoryImageService::from_snapshot(&snapshot, Arc::new(SystemClock))?;
             let options = PruneOptions {
                 dry_run: false,
@@ -921,6 +921,36 @@ impl ImageService for DockerImageService {
                 is_automated: r.is_automated.unwrap_or(false),
             })
             .collect())
+    }
+
+    async fn snapshot(&self) -> Result<EngineSnapshot> {
+        self.engine_snapshot().await
+    }
+
+    async fn registry_digest(
+        &self,
+        reference: &str,
+        auth: Option<RegistryAuth>,
+    ) -> Result<Option<String>> {
+        let parsed = parse_named(reference)?;
+        let credentials = self
+            .credentials_for(auth.as_ref(), parsed.domain())
+            .map(|auth| credentials::to_bollard(&auth));
+        match self
+            .docker
+            .inspect_registry_image(&parsed.to_string(), credentials)
+            .await
+        {
+            Ok(info) => Ok(info.descriptor.digest.filter(|d| !d.is_empty())),
+            Err(error) => {
+                let error = self.bollard_error(error, reference);
+                if error.kind() == ErrorKind::NotFound {
+                    Ok(None)
+                } else {
+                    Err(error)
+                }
+            }
+        }
     }
 
     async fn changes(&self) -> Result<ChangeStream> {

@@ -153,6 +153,22 @@ async fn push_and_pull_through_both_registries(engine: &'static str) {
             "per-layer push progress from {registry}: {layers:?}"
         );
         let digest = pushed.digest.clone().unwrap();
+        // The registry now answers the tag with the pushed digest, and has
+        // no such tag as `v404`.
+        assert_eq!(
+            service
+                .registry_digest(&format!("{name}:v1"), credentials.clone())
+                .await
+                .unwrap(),
+            Some(digest.clone())
+        );
+        assert_eq!(
+            service
+                .registry_digest(&format!("{name}:v404"), credentials.clone())
+                .await
+                .unwrap(),
+            None
+        );
 
         service
             .remove(

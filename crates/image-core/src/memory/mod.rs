@@ -27,8 +27,8 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 
-pub use self::snapshot::{EngineSnapshot, SnapshotImage, SnapshotLayer};
 use self::registry::{Manifest, Registry};
+pub use self::snapshot::{EngineSnapshot, SnapshotImage, SnapshotLayer};
 use self::state::{State, container_ref, normalize_tagged, not_found};
 use crate::archive::{self, ArchiveImage};
 use crate::change::{ChangeEvent, ChangeStream};
@@ -1072,6 +1072,22 @@ impl ImageService for MemoryImageService {
                 is_automated: false,
             })
             .collect())
+    }
+
+    async fn snapshot(&self) -> Result<EngineSnapshot> {
+        let state = self.read();
+        Ok(snapshot::of_state(&state))
+    }
+
+    async fn registry_digest(
+        &self,
+        reference: &str,
+        auth: Option<RegistryAuth>,
+    ) -> Result<Option<String>> {
+        let target = normalize_tagged(reference)?;
+        self.registry_read()
+            .authorize(target.domain(), auth.as_ref())?;
+        MemoryImageService::registry_digest(self, reference)
     }
 
     async fn changes(&self) -> Result<ChangeStream> {

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::state::{LayerRecord, StoredContainer, StoredImage, normalize_tagged};
+use super::state::{
+    LayerRecord, State, StoredContainer, StoredImage, container_ref, normalize_tagged,
+};
 use super::{Clock, MemoryImageService};
 use crate::archive::{ConfigSection, ImageConfigFile, RootFsSection, chain_ids};
 use crate::error::{ImageError, Result};
@@ -136,6 +138,38 @@ impl MemoryImageService {
     }
 }
 
+/// The snapshot of an in-memory engine's state.
+pub(super) fn of_state(state: &State) -> EngineSnapshot {
+    let images = state
+        .images
+        .values()
+        .map(|image| {
+            let chains = chain_ids(&image.diff_ids);
+            SnapshotImage {
+                id: image.id.clone(),
+                parent: image.parent.clone(),
+                created: image.created(),
+                labels: image.config.config.labels.clone(),
+                repo_tags: state.repo_tags(&image.id),
+                repo_digests: state.repo_digests(&image.id),
+                layers: image
+                    .diff_ids
+                    .iter()
+                    .zip(&chains)
+                    .map(|(diff_id, chain)| SnapshotLayer {
+                        diff_id: diff_id.clone(),
+                        size: state.layers.get(chain).map_or(0, |layer| layer.size),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    EngineSnapshot {
+        images,
+        containers: state.containers.values().map(container_ref).collect(),
+    }
+}
+
 /// Adds a layer stack with known sizes, taking one reference on its top
 /// layer, as the layer store does for each image.
 fn add_sized_layers(
@@ -248,6 +282,25 @@ mod tests {
         // base and app go with their layers; used:1 stays.
         assert_eq!(all.space_reclaimed, 1200);
         assert!(service.exists("used:1").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_engine_snapshot_round_trips() {
+        let demo = MemoryImageService::demo().unwrap();
+        let snapshot = demo.snapshot().await.unwrap();
+        assert!(snapshot.images.iter().any(|i| !i.layers.is_empty()));
+        assert!(!snapshot.containers.is_empty());
+        let copy = MemoryImageService::from_snapshot(&snapshot, Arc::new(SystemClock)).unwrap();
+        assert_eq!(copy.snapshot().await.unwrap(), snapshot);
+        let options = PruneOptions {
+            all: true,
+            dry_run: true,
+            ..PruneOptions::default()
+        };
+        assert_eq!(
+            copy.prune(&options).await.unwrap(),
+            demo.prune(&options).await.unwrap()
+        );
     }
 
     #[tokio::test]

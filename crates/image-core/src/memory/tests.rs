@@ -502,3 +502,38 @@ async fn dry_run_prune_reports_exactly_what_prune_does_and_changes_nothing() {
         assert_eq!(again, PruneReport::default());
     }
 }
+
+#[tokio::test]
+async fn the_registry_digest_is_what_a_pull_records() {
+    let service = MemoryImageService::demo().unwrap();
+    let digest = ImageService::registry_digest(&service, "redis:7-alpine", None)
+        .await
+        .unwrap()
+        .expect("the demo registry has redis:7-alpine");
+    service
+        .pull_to_end(&PullOptions {
+            reference: "redis:7-alpine".into(),
+            ..PullOptions::default()
+        })
+        .await
+        .unwrap();
+    let details = service.inspect("redis:7-alpine").await.unwrap();
+    assert!(
+        details.repo_digests.contains(&format!("redis@{digest}")),
+        "{:?}",
+        details.repo_digests
+    );
+    assert_eq!(
+        ImageService::registry_digest(&service, "redis:404", None)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        ImageService::registry_digest(&service, "Bad:Name", None)
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidReference
+    );
+}
