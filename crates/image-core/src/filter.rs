@@ -374,7 +374,7 @@ fn docker_time_layout(value: &str) -> &'static str {
 /// optional fraction and a unit. Returns the sign and the magnitude in
 /// nanoseconds, or `None` where Go returns an error. Fractions go through
 /// `f64` exactly as Go computes them, so results agree to the nanosecond.
-fn parse_go_duration(orig: &str) -> Option<(bool, u64)> {
+pub(crate) fn parse_go_duration(orig: &str) -> Option<(bool, u64)> {
     const LIMIT: u64 = 1 << 63;
     let mut s = orig.as_bytes();
     let mut negative = false;

@@ -18,6 +18,7 @@ pub mod filter;
 pub mod memory;
 pub mod model;
 pub mod reference;
+pub mod retention;
 pub mod service;
 
 pub use cache::CachedImageService;
