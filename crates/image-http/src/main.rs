@@ -3,6 +3,7 @@
 //! engine), serve until SIGTERM or ctrl-c. This is the one place that names
 //! a backend.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -21,6 +22,9 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .json()
         .with_writer(std::io::stderr)
+        // A closed stderr must not panic the task that logs (tracing would
+        // report the failed write with eprintln!, which panics).
+        .log_internal_errors(false)
         .with_env_filter(
             EnvFilter::try_from_env("IMGD_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
@@ -57,7 +61,9 @@ fn token(args: &Args) -> Result<Token, String> {
         (None, Some(text)) => Token::new(&text).map_err(|error| format!("{error} (IMGD_TOKEN)")),
         (None, None) => {
             let (token, text) = Token::generate()?;
-            eprintln!(
+            // Shown once; a closed stderr is no reason to panic.
+            let _ = writeln!(
+                std::io::stderr(),
                 "imgd: API token (generated; set IMGD_TOKEN or --token-file to choose one): {text}"
             );
             Ok(token)

@@ -116,9 +116,9 @@ pub async fn serve(
                 () = stop => {}
                 () = shutdown.cancelled() => {}
             }
-            tracing::info!("shutting down: ending streams, finishing open requests");
             shutdown.cancel();
             handle.graceful_shutdown(Some(GRACE));
+            tracing::info!("shutting down: ending streams, finishing open requests");
         })
     };
     let service = router.into_make_service();
