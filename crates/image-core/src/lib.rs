@@ -17,6 +17,7 @@ pub mod error;
 pub mod filter;
 pub mod memory;
 pub mod model;
+pub mod outdated;
 pub mod reference;
 pub mod retention;
 pub mod service;
