@@ -64,8 +64,8 @@
 //! use image_core::retention::RetentionPolicy;
 //!
 //! let policy = RetentionPolicy::from_toml(r#"
-//! # Releases of myapp: the newest 5 versions, older than 30 days, stay;
-//! # production and long-term-support tags always stay.
+//! ## Releases of myapp: the newest 5 versions stay, and so does any tag
+//! ## younger than 30 days; production, LTS and latest tags always stay.
 //! [[rules]]
 //! repository = ["myapp", "registry.example.com/team/*"]
 //! keep_last = 5
@@ -73,8 +73,8 @@
 //! older_than = "720h"
 //! order = "semver"
 //!
-//! # Everything else: the newest 3 tags per repository, and dangling
-//! # images older than a day.
+//! ## Everything else: the newest 3 tags per repository, and dangling
+//! ## images older than a day.
 //! [[rules]]
 //! repository = ["*", "*/*"]
 //! keep_last = 3
