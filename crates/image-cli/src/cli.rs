@@ -142,6 +142,15 @@ pub enum ImageCommand {
     /// Load an image from a tar archive or STDIN
     #[command(override_usage = "imgctl image load [OPTIONS]")]
     Load(LoadArgs),
+    /// Show the containers that use images (beyond docker)
+    #[command(override_usage = "imgctl image usage [OPTIONS] [IMAGE...]")]
+    Usage(UsageArgs),
+    /// Compare tags pulled from registries with what the registries hold now (beyond docker)
+    #[command(override_usage = "imgctl image outdated [OPTIONS] [IMAGE...]")]
+    Outdated(OutdatedArgs),
+    /// Show the layers of an image and how many other images share each (beyond docker)
+    #[command(override_usage = "imgctl image layers [OPTIONS] IMAGE")]
+    Layers(LayersArgs),
 }
 
 /// How `images --sort` orders rows.
@@ -367,6 +376,60 @@ pub struct LoadArgs {
     /// Suppress the load output
     #[arg(short = 'q', long)]
     pub quiet: bool,
+}
+
+/// `imgctl image usage [OPTIONS] [IMAGE...]`.
+#[derive(Debug, Clone, Args)]
+pub struct UsageArgs {
+    /// Format output using a custom template: 'table', 'table TEMPLATE', 'json', or a Go template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Only show container IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// The images (default: every image a container uses)
+    #[arg(value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
+
+/// `imgctl image outdated [OPTIONS] [IMAGE...]`.
+#[derive(Debug, Clone, Args)]
+pub struct OutdatedArgs {
+    /// Format output using a custom template: 'table', 'table TEMPLATE', 'json', or a Go template
+    #[arg(long, value_name = "string", conflicts_with_all = ["json", "quiet"])]
+    pub format: Option<String>,
+    /// Print one JSON array of {image, status, local_digest, registry_digest, reason}
+    #[arg(long, conflicts_with = "quiet")]
+    pub json: bool,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Only show the tags that have an update available
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// The images (default: every tagged image pulled from a registry)
+    #[arg(value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
+
+/// `imgctl image layers [OPTIONS] IMAGE`.
+#[derive(Debug, Clone, Args)]
+pub struct LayersArgs {
+    /// Format output using a custom template: 'table', 'table TEMPLATE', 'json', or a Go template
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Only show layer diff IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// The image
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
 }
 
 /// `imgctl search [OPTIONS] TERM`.

@@ -51,6 +51,13 @@ pub async fn run(command: &Command, service: &dyn ImageService, io: &mut Io<'_>)
         Command::Load(args) | Command::Image(ImageCommand::Load(args)) => {
             commands::load::run(service, args, io).await
         }
+        Command::Image(ImageCommand::Usage(args)) => commands::usage::run(service, args, io).await,
+        Command::Image(ImageCommand::Outdated(args)) => {
+            commands::outdated::run(service, args, io).await
+        }
+        Command::Image(ImageCommand::Layers(args)) => {
+            commands::layers::run(service, args, io).await
+        }
         Command::Search(args) => commands::search::run(service, args, io).await,
         Command::System(SystemCommand::Df(args)) => commands::df::run(service, args, io).await,
         Command::Completion(args) => commands::completion::run(args, io),

@@ -10,7 +10,9 @@ pub mod df;
 pub mod history;
 pub mod images;
 pub mod inspect;
+pub mod layers;
 pub mod load;
+pub mod outdated;
 pub mod prune;
 pub mod pull;
 pub mod push;
@@ -18,6 +20,7 @@ pub mod rmi;
 pub mod save;
 pub mod search;
 pub mod tag;
+pub mod usage;
 
 use std::io::{self, Write};
 
