@@ -77,6 +77,12 @@ pub enum Command {
     /// Load an image from a tar archive or STDIN
     #[command(override_usage = "imgctl load [OPTIONS]")]
     Load(LoadArgs),
+    /// Untag and delete images by a retention policy, with a plan first (beyond docker)
+    #[command(
+        override_usage = "imgctl cleanup [OPTIONS]",
+        after_help = "Without --policy, the flags make one rule for the repositories that --repository names (default: every repository).\nThe plan is printed first; nothing is removed without confirmation (or -f), and --dry-run only prints the plan."
+    )]
+    Cleanup(CleanupArgs),
     /// Search Docker Hub for images
     #[command(override_usage = "imgctl search [OPTIONS] TERM")]
     Search(SearchArgs),
@@ -285,6 +291,38 @@ pub struct PruneArgs {
     /// Print what would be removed and the space it would free, and remove nothing (beyond docker)
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// `imgctl cleanup [OPTIONS]`: a retention policy, planned and carried out.
+#[derive(Debug, Clone, Args)]
+pub struct CleanupArgs {
+    /// Keep the newest N tags of each repository
+    #[arg(long, value_name = "N")]
+    pub keep_last: Option<usize>,
+    /// Never remove tags matching this glob (e.g. production, v*-lts)
+    #[arg(long, value_name = "GLOB")]
+    pub keep: Vec<String>,
+    /// Only remove tags whose image is older than this (e.g. 720h)
+    #[arg(long, value_name = "DURATION")]
+    pub older_than: Option<String>,
+    /// The repositories the rule covers (globs; default: every repository)
+    #[arg(long, value_name = "GLOB")]
+    pub repository: Vec<String>,
+    /// What "newest" means: created or semver
+    #[arg(long, value_name = "ORDER", value_parser = ["created", "semver"])]
+    pub order: Option<String>,
+    /// Also delete dangling images of these repositories
+    #[arg(long)]
+    pub dangling: bool,
+    /// Read the policy from a TOML file instead of the flags
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["keep_last", "keep", "older_than", "repository", "order", "dangling"])]
+    pub policy: Option<PathBuf>,
+    /// Only print the plan
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
 }
 
 /// `imgctl pull [OPTIONS] NAME[:TAG|@DIGEST]`.

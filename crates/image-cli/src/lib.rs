@@ -59,6 +59,7 @@ pub async fn run(command: &Command, service: &dyn ImageService, io: &mut Io<'_>)
             commands::layers::run(service, args, io).await
         }
         Command::Search(args) => commands::search::run(service, args, io).await,
+        Command::Cleanup(args) => commands::cleanup::run(service, args, io).await,
         Command::System(SystemCommand::Df(args)) => commands::df::run(service, args, io).await,
         Command::Completion(args) => commands::completion::run(args, io),
     }

@@ -5,6 +5,7 @@
 //! it reports itself on `io.err` in docker's words.
 
 pub mod build;
+pub mod cleanup;
 pub mod completion;
 pub mod df;
 pub mod history;

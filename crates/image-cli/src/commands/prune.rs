@@ -33,7 +33,8 @@
 //! backend reports what the same prune would do now
 //! ([`PruneOptions::dry_run`]) and the output has the same lines under
 //! `Would delete images:`, ending with `Total reclaimable space: SIZE`.
-//! Backends that cannot know in advance (the Docker Engine) refuse it.
+//! On a Docker Engine, which has no dry run, the backend runs the same
+//! prune on a snapshot of the engine (see `image_docker`).
 
 use image_core::{ImageError, ImageService, PruneFilters, PruneOptions, PruneReport, RemoveAction};
 
@@ -87,7 +88,7 @@ pub async fn run(service: &dyn ImageService, args: &PruneArgs, io: &mut Io<'_>) 
 
 /// docker's `prompt.Confirm`: writes `message [y/N] ` and reads one line;
 /// true only for `y` or `Y`.
-fn confirm(io: &mut Io<'_>, message: &str) -> bool {
+pub(super) fn confirm(io: &mut Io<'_>, message: &str) -> bool {
     let _ = write!(io.out, "{message} [y/N] ");
     let _ = io.out.flush();
     let mut line = String::new();
