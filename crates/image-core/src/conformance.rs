@@ -1,4 +1,4 @@
-//! The conformance suite every [`ImageService`] implementation runs.
+//! The conformance suite every [`ImageService`](crate::ImageService) implementation runs.
 //!
 //! Each case is a `pub async fn(&dyn Harness) -> CaseResult` that sets up its
 //! own images from docker-save fixtures it builds itself (so the same bytes
