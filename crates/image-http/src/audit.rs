@@ -3,11 +3,12 @@
 //! duration. Rejected requests (401, 403, bad input) are logged too. For an
 //! NDJSON stream the event is written when the stream ends, with the
 //! stream's real outcome (`ok`, an error kind, `client_disconnected` or
-//! `cancelled` at shutdown). Bodies are never logged, so registry
-//! credentials never are.
+//! `cancelled` at shutdown). Scheduled cleanups write the same record
+//! ([`scheduled`]). Bodies are never logged, so registry credentials never
+//! are.
 
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{FromRequestParts, MatchedPath, Request};
 use axum::http::Method;
@@ -104,6 +105,23 @@ fn log(entry: &Entry, status: Option<u16>, outcome: &str) {
         outcome = %outcome,
         streamed = entry.streamed.get().is_some(),
         duration_ms,
+        "audit"
+    );
+}
+
+/// Records a change the server made by itself (a scheduled cleanup): the
+/// same fields as a request's record, with `method` `SCHEDULED`, `route`
+/// naming the task and no status.
+pub fn scheduled(task: &str, target: &str, outcome: &str, duration: Duration) {
+    tracing::info!(
+        target: "imgd::audit",
+        route = %task,
+        method = "SCHEDULED",
+        target_image = %target,
+        status = Option::<u16>::None,
+        outcome = %outcome,
+        streamed = false,
+        duration_ms = duration.as_secs_f64() * 1000.0,
         "audit"
     );
 }

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
@@ -70,6 +71,18 @@ pub struct Args {
     /// How many more may wait for a slot; beyond that, 503 busy.
     #[arg(long, value_name = "N", default_value_t = crate::DEFAULT_MAX_QUEUED)]
     pub max_queued: usize,
+
+    /// Retention policy (TOML, as `imgctl cleanup --policy` reads it)
+    /// to run every --cleanup-every; checked at start-up. The runs are at
+    /// GET /api/v1/cleanup/reports; with --read-only they only plan.
+    #[arg(long, value_name = "FILE", requires = "cleanup_every")]
+    pub cleanup_policy: Option<PathBuf>,
+
+    /// How often to run --cleanup-policy, as a Go duration (24h, 1h30m);
+    /// the first run is one period after the start.
+    #[arg(long, value_name = "DUR", requires = "cleanup_policy",
+          value_parser = crate::cleanup::parse_every)]
+    pub cleanup_every: Option<Duration>,
 }
 
 /// The engines imgd can serve.
@@ -126,5 +139,31 @@ mod tests {
         );
         assert!(Args::try_parse_from(["imgd", "--max-concurrent", "0"]).is_err());
         assert!(Args::try_parse_from(["imgd", "--tls-cert", "c.pem"]).is_err());
+    }
+
+    #[test]
+    fn the_cleanup_schedule_needs_both_flags_and_a_go_duration() {
+        let args = Args::try_parse_from([
+            "imgd",
+            "--cleanup-policy",
+            "policy.toml",
+            "--cleanup-every",
+            "1h30m",
+        ])
+        .unwrap();
+        assert_eq!(args.cleanup_policy, Some(PathBuf::from("policy.toml")));
+        assert_eq!(args.cleanup_every, Some(Duration::from_secs(5_400)));
+        assert!(Args::try_parse_from(["imgd", "--cleanup-policy", "p.toml"]).is_err());
+        assert!(Args::try_parse_from(["imgd", "--cleanup-every", "24h"]).is_err());
+        let error = Args::try_parse_from([
+            "imgd",
+            "--cleanup-policy",
+            "p.toml",
+            "--cleanup-every",
+            "1d",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("not a Go duration"), "{error}");
     }
 }

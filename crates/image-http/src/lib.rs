@@ -9,13 +9,15 @@
 //! The API (`/api/v1`, documented at `/openapi.json`) needs a bearer token;
 //! errors have one JSON shape ([`error`]); pulls, pushes and builds stream
 //! NDJSON ([`stream`]) and wait in a bounded [`queue`]; mutating requests are
-//! audited ([`audit`]); [`metrics`] are served to Prometheus; [`server`]
+//! audited ([`audit`]); retention policies run on request or on a
+//! schedule ([`cleanup`]); [`metrics`] are served to Prometheus; [`server`]
 //! serves the router over TCP or TLS and shuts down gracefully. Only
 //! `main.rs` names a backend.
 
 pub mod assets;
 pub mod audit;
 pub mod auth;
+pub mod cleanup;
 pub mod cli;
 pub mod error;
 pub mod extract;
@@ -40,6 +42,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Token;
+use crate::cleanup::CleanupRuns;
 use crate::list_cache::{ListAnswers, ListVersion};
 use crate::metrics::Metrics;
 use crate::queue::WorkQueue;
@@ -98,6 +101,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Serialized list answers, kept while the listing is unchanged.
     pub list_answers: ListAnswers,
+    /// The scheduled cleanup's runs (none without a schedule).
+    pub cleanup_runs: CleanupRuns,
 }
 
 impl AppState {
@@ -119,6 +124,7 @@ impl AppState {
             metrics,
             shutdown: CancellationToken::new(),
             list_answers: ListAnswers::default(),
+            cleanup_runs: CleanupRuns::default(),
         })
     }
 
@@ -143,6 +149,7 @@ impl AppState {
     tags(
         (name = "images", description = "Local images"),
         (name = "transfer", description = "Pull, push, build, save and load"),
+        (name = "cleanup", description = "Retention policies: plans, cleanups and the scheduled runs"),
         (name = "service", description = "Health, metrics and this document")
     )
 )]
@@ -164,12 +171,13 @@ impl utoipa::Modify for BearerAuth {
 
 /// The API routes with their documentation, before state and middleware.
 fn api_routes() -> OpenApiRouter<AppState> {
-    use routes::{images, transfer};
+    use routes::{cleanup, images, transfer};
     OpenApiRouter::new()
         .routes(routes!(images::list))
         .routes(routes!(images::inspect, images::remove))
         .routes(routes!(images::history))
         .routes(routes!(images::containers))
+        .routes(routes!(images::outdated))
         .routes(routes!(images::tag))
         .routes(routes!(images::prune))
         .routes(routes!(images::disk_usage))
@@ -178,6 +186,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(transfer::build))
         .routes(routes!(transfer::save))
         .routes(routes!(transfer::load))
+        .routes(routes!(cleanup::cleanup))
+        .routes(routes!(cleanup::reports))
 }
 
 /// The open routes with their documentation.

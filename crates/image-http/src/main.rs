@@ -1,6 +1,7 @@
-//! The `imgd` binary: parse, resolve the token and settings, build the
-//! backend (a Docker Engine behind image-core's list cache, or the memory
-//! engine), serve until SIGTERM or ctrl-c. This is the one place that names
+//! The `imgd` binary: parse, resolve the token, settings and cleanup
+//! schedule, build the backend (a Docker Engine behind image-core's list
+//! cache, or the memory engine), start the scheduled cleanup if any, serve
+//! until SIGTERM or ctrl-c. This is the one place that names
 //! a backend.
 
 use std::io::Write as _;
@@ -8,9 +9,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser as _;
+use image_core::retention::RetentionPolicy;
 use image_core::{CachedImageService, DynImageService, ImageService, MemoryImageService};
 use image_docker::{ConnectOptions, DockerImageService};
 use image_http::auth::Token;
+use image_http::cleanup::{self, Schedule};
 use image_http::cli::{Args, Backend};
 use image_http::list_cache::ListVersion;
 use image_http::server::{self, ListenMode};
@@ -101,6 +104,18 @@ async fn backend(args: &Args) -> Result<(Arc<DynImageService>, ListVersion), Str
     })
 }
 
+/// The scheduled cleanup of --cleanup-policy and --cleanup-every, if both
+/// are given (clap refuses one without the other); a policy that does not
+/// load is a start-up error naming the file and the line.
+fn schedule(args: &Args) -> Result<Option<Schedule>, String> {
+    let (Some(path), Some(every)) = (&args.cleanup_policy, args.cleanup_every) else {
+        return Ok(None);
+    };
+    let policy =
+        RetentionPolicy::load(path).map_err(|error| format!("--cleanup-policy: {error}"))?;
+    Ok(Some(Schedule { policy, every }))
+}
+
 async fn run(args: Args) -> Result<(), String> {
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(server::tls_config(cert, key)?),
@@ -114,10 +129,20 @@ async fn run(args: Args) -> Result<(), String> {
         max_queued: args.max_queued,
         ..Settings::new(token(&args)?)
     };
+    let schedule = schedule(&args)?;
     let (service, list_version) = backend(&args).await?;
     let state =
         AppState::new(service, settings).map_err(|error| format!("setting up metrics: {error}"))?;
     let state = state.with_list_version(list_version);
+    let cleanup = schedule.map(|schedule| {
+        tracing::info!(
+            every = %image_core::retention::Age(schedule.every),
+            rules = schedule.policy.rules.len(),
+            plan_only = args.read_only,
+            "scheduled cleanup"
+        );
+        cleanup::spawn(&state, schedule)
+    });
     let shutdown = state.shutdown.clone();
     let listener = std::net::TcpListener::bind(args.listen)
         .map_err(|error| format!("listening on {}: {error}", args.listen))?;
@@ -154,6 +179,10 @@ async fn run(args: Args) -> Result<(), String> {
     )
     .await
     .map_err(|error| format!("serving: {error}"))?;
+    if let Some(task) = cleanup {
+        // The shutdown token is cancelled: the task ends at its next await.
+        let _ = task.await;
+    }
     tracing::info!("imgd stopped");
     Ok(())
 }

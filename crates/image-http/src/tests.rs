@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use bytes::Bytes;
 use futures::StreamExt as _;
 use http_body_util::BodyExt as _;
+use image_core::ImageService as _;
 use image_core::mock::MockImageService;
 use image_core::{
     AuthFailure, Completion, ConflictReason, DynImageService, ImageError, LayerProgress,
@@ -251,6 +252,11 @@ async fn read_only_refuses_every_mutating_route() {
         request(Method::POST, "/api/v1/images/load")
             .body(Body::empty())
             .unwrap(),
+        // Dry runs too: read-only refuses by method.
+        post_json(
+            "/api/v1/cleanup",
+            &json!({"policy": policy_everything_old()}),
+        ),
     ];
     for request in mutating {
         let what = format!("{} {}", request.method(), request.uri());
@@ -1172,6 +1178,540 @@ async fn the_page_and_its_assets_are_served_with_cache_headers() {
 }
 
 // ---------------------------------------------------------------------------
+// Cleanup, scheduled cleanups and outdated tags
+// ---------------------------------------------------------------------------
+
+/// On the demo host: every single-segment repository, tags older than a day
+/// go unless named `latest`, and dangling images go too. That untags
+/// `alpine:3.20` (its image keeps `alpine:latest`) and `debian:bookworm`
+/// (deleting debian), deletes the dangling build, and keeps what containers
+/// use (nginx, postgres).
+fn policy_everything_old() -> Value {
+    json!({"rules": [{
+        "repository": ["*", "<none>"],
+        "keep": ["latest"],
+        "older_than": "24h",
+        "dangling": true,
+    }]})
+}
+
+/// The demo host, with the memory engine itself to look at and change.
+fn demo_engine(settings: Settings) -> (Router, AppState, MemoryImageService) {
+    let engine = MemoryImageService::demo().unwrap();
+    let state = state_with(Arc::new(engine.clone()), settings);
+    (app(state.clone()), state, engine)
+}
+
+async fn image_ids(app: &Router) -> BTreeSet<String> {
+    send(app, get("/api/v1/images?all=true")).await.json()["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["Id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn id_of(app: &Router, name: &str) -> String {
+    let answer = send(
+        app,
+        get(&format!("/api/v1/images/{}", name.replace(':', "%3A"))),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{name}: {}", answer.text());
+    answer.json()["Id"].as_str().unwrap().to_string()
+}
+
+/// The planned actions as `(action, reference or image ID, reason kind)`.
+fn actions_of(plan: &Value) -> Vec<(String, String, String)> {
+    plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let what = a.get("reference").unwrap_or(&a["image_id"]);
+            (
+                a["action"].as_str().unwrap().to_string(),
+                what.as_str().unwrap().to_string(),
+                a["reason"]["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_cleanup_dry_run_plans_and_changes_nothing_then_a_real_one_does_it() {
+    let (app, _, _) = demo_engine(settings());
+    let before = image_ids(&app).await;
+    let debian = id_of(&app, "debian:bookworm").await;
+    let alpine = id_of(&app, "alpine:3.20").await;
+    let dangling = send(&app, get("/api/v1/images?filter=dangling%3Dtrue"))
+        .await
+        .json()["images"][0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // dry_run is true unless set false.
+    let answer = send(
+        &app,
+        post_json(
+            "/api/v1/cleanup",
+            &json!({"policy": policy_everything_old()}),
+        ),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let dry = answer.json();
+    assert_eq!(dry["dry_run"], true);
+    assert!(dry.get("report").is_none(), "{dry}");
+    let plan = &dry["plan"];
+    let actions = actions_of(plan);
+    let untags: BTreeSet<&str> = actions
+        .iter()
+        .filter(|a| a.0 == "untag")
+        .map(|a| a.1.as_str())
+        .collect();
+    assert_eq!(
+        untags,
+        BTreeSet::from(["alpine:3.20", "debian:bookworm"]),
+        "{plan}"
+    );
+    let deletes: BTreeSet<(&str, &str)> = actions
+        .iter()
+        .filter(|a| a.0 == "delete")
+        .map(|a| (a.1.as_str(), a.2.as_str()))
+        .collect();
+    assert_eq!(
+        deletes,
+        BTreeSet::from([
+            (debian.as_str(), "all_tags_removed"),
+            (dangling.as_str(), "dangling")
+        ]),
+        "{plan}"
+    );
+    assert!(plan["freed_bytes"].as_u64().unwrap() > 0, "{plan}");
+    let kept: Vec<&Value> = plan["kept"].as_array().unwrap().iter().collect();
+    let reason_of = |id: &str| {
+        kept.iter()
+            .find(|k| k["image_id"] == id)
+            .map(|k| k["reason"]["kind"].as_str().unwrap().to_string())
+    };
+    assert_eq!(reason_of(&alpine).as_deref(), Some("protected"), "{plan}");
+    let nginx = id_of(&app, "nginx:1.27-alpine").await;
+    assert_eq!(reason_of(&nginx).as_deref(), Some("in_use"), "{plan}");
+    assert_eq!(image_ids(&app).await, before, "a dry run removed something");
+
+    // The same policy for real: the report has one outcome per action.
+    let real = send(
+        &app,
+        post_json(
+            "/api/v1/cleanup",
+            &json!({"policy": policy_everything_old(), "dry_run": false}),
+        ),
+    )
+    .await
+    .json();
+    assert_eq!(real["dry_run"], false);
+    assert_eq!(real["plan"], dry["plan"], "nothing changed in between");
+    let outcomes = real["report"]["outcomes"].as_array().unwrap();
+    assert_eq!(outcomes.len(), actions.len(), "{real}");
+    for outcome in outcomes {
+        let status = outcome["outcome"]["status"].as_str().unwrap();
+        assert!(status == "done" || status == "already_done", "{outcome}");
+    }
+    assert_eq!(real["report"]["freed_bytes"], plan["freed_bytes"], "{real}");
+    let after = image_ids(&app).await;
+    assert!(!after.contains(&debian) && !after.contains(&dangling));
+    assert!(after.contains(&alpine) && after.contains(&nginx));
+    assert_eq!(
+        send(&app, get("/api/v1/images/alpine%3A3.20")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(id_of(&app, "alpine:latest").await, alpine);
+
+    // Run again: nothing is left to do.
+    let again = send(
+        &app,
+        post_json(
+            "/api/v1/cleanup",
+            &json!({"policy": policy_everything_old()}),
+        ),
+    )
+    .await
+    .json();
+    assert_eq!(again["plan"]["actions"], json!([]), "{again}");
+}
+
+#[tokio::test]
+async fn a_bad_policy_is_an_invalid_argument_and_a_bad_body_a_bad_request() {
+    let (app, _, engine) = demo_engine(settings());
+    let bad_policies = [
+        (json!({"rules": []}), "no rules"),
+        (
+            json!({"rules": [{"repository": []}]}),
+            "repository is empty",
+        ),
+        (json!({"rules": [{"repository": ["[a"]}]}), "malformed"),
+        (
+            json!({"rules": [{"repository": ["x"], "older_than": "30d"}]}),
+            "not a Go duration",
+        ),
+        (
+            json!({"rules": [{"repository": ["x"], "keep_last": 0}]}),
+            "keep_last = 0",
+        ),
+        (
+            json!({"rules": [{"repository": ["x"], "keep_lst": 3}]}),
+            "unknown field",
+        ),
+        (
+            json!({"rules": [{"repository": ["x"], "order": "newest"}]}),
+            "unknown variant",
+        ),
+        (json!("keep everything"), "retention policy"),
+    ];
+    for (policy, says) in bad_policies {
+        let answer = send(
+            &app,
+            post_json(
+                "/api/v1/cleanup",
+                &json!({"policy": policy, "dry_run": false}),
+            ),
+        )
+        .await;
+        assert_eq!(answer.error(), (400, "invalid_argument".into()), "{policy}");
+        let message = answer.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(message.contains(says), "{policy}: {message}");
+    }
+    for body in [
+        json!({}),
+        json!({"policy": policy_everything_old(), "dryrun": false}),
+        json!({"policy": policy_everything_old(), "dry_run": "no"}),
+    ] {
+        let answer = send(&app, post_json("/api/v1/cleanup", &body)).await;
+        assert_eq!(answer.error(), (400, "bad_request".into()), "{body}");
+    }
+    // Nothing ran.
+    assert!(engine.inspect("debian:bookworm").await.is_ok());
+}
+
+#[tokio::test]
+async fn cleanup_engine_errors_keep_their_status() {
+    for (error, status, kind) in [
+        (
+            ImageError::not_supported("snapshots", "mock"),
+            501,
+            "not_supported",
+        ),
+        (
+            ImageError::EngineUnavailable {
+                endpoint: "unix:///nowhere".into(),
+                hint: "start it".into(),
+            },
+            503,
+            "engine_unavailable",
+        ),
+    ] {
+        let mut mock = MockImageService::new();
+        let error = Arc::new(Mutex::new(Some(error)));
+        mock.expect_snapshot()
+            .times(1)
+            .returning(move || Err(error.lock().unwrap().take().unwrap()));
+        let (app, _) = mocked(mock);
+        let answer = send(
+            &app,
+            post_json(
+                "/api/v1/cleanup",
+                &json!({"policy": policy_everything_old()}),
+            ),
+        )
+        .await;
+        assert_eq!(answer.error(), (status, kind.to_string()));
+    }
+}
+
+fn schedule_of(policy: Value, every: Duration) -> crate::cleanup::Schedule {
+    crate::cleanup::Schedule {
+        policy: serde_json::from_value(policy).unwrap(),
+        every,
+    }
+}
+
+/// Waits until the reports endpoint lists at least `n` runs.
+async fn reports_after(app: &Router, n: usize) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let reports = send(app, get("/api/v1/cleanup/reports")).await.json();
+        if reports["reports"].as_array().unwrap().len() >= n {
+            return reports;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {n} scheduled runs within 20 s: {reports}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn scheduled_cleanups_run_keep_their_reports_and_stop_on_shutdown() {
+    let (app, state, engine) = demo_engine(settings());
+    let none = send(&app, get("/api/v1/cleanup/reports")).await;
+    assert_eq!(none.json(), json!({"schedule": null, "reports": []}));
+
+    let debian = id_of(&app, "debian:bookworm").await;
+    let task = crate::cleanup::spawn(
+        &state,
+        schedule_of(policy_everything_old(), Duration::from_millis(50)),
+    );
+    let reports = reports_after(&app, 2).await;
+    // image-core writes sub-second periods as seconds (Go says "50ms").
+    assert_eq!(reports["schedule"]["every"], "0.05s");
+    assert_eq!(
+        reports["schedule"]["policy"]["rules"][0]["repository"],
+        json!(["*", "<none>"])
+    );
+    let runs = reports["reports"].as_array().unwrap();
+    // Newest first; the first run did the work, the next found nothing to do.
+    let (newest, first) = (&runs[0], &runs[runs.len() - 1]);
+    assert!(newest["started"].as_str().unwrap() >= first["finished"].as_str().unwrap());
+    assert_eq!(first["error"], Value::Null, "{first}");
+    let deleted: Vec<&Value> = first["plan"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] == "delete")
+        .collect();
+    assert!(
+        deleted.iter().any(|a| a["image_id"] == debian.as_str()),
+        "{first}"
+    );
+    let outcomes = first["report"]["outcomes"].as_array().unwrap();
+    assert_eq!(
+        outcomes.len(),
+        first["plan"]["actions"].as_array().unwrap().len()
+    );
+    assert!(
+        outcomes.iter().all(|o| o["outcome"]["status"] != "refused"),
+        "{first}"
+    );
+    assert_eq!(newest["plan"]["actions"], json!([]), "{newest}");
+    assert!(newest["report"]["outcomes"].as_array().unwrap().is_empty());
+    assert!(engine.inspect(&debian).await.is_err(), "debian was deleted");
+    chrono::DateTime::parse_from_rfc3339(first["started"].as_str().unwrap()).unwrap();
+
+    state.shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("the schedule stops on shutdown")
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_read_only_schedule_only_plans_and_failures_are_kept() {
+    let (app, state, engine) = demo_engine(Settings {
+        read_only: true,
+        ..settings()
+    });
+    let before = image_ids(&app).await;
+    let task = crate::cleanup::spawn(
+        &state,
+        schedule_of(policy_everything_old(), Duration::from_millis(30)),
+    );
+    let reports = reports_after(&app, 2).await;
+    for run in reports["reports"].as_array().unwrap() {
+        assert_eq!(run["report"], Value::Null, "{run}");
+        assert_eq!(run["error"], Value::Null, "{run}");
+        assert!(
+            !run["plan"]["actions"].as_array().unwrap().is_empty(),
+            "{run}"
+        );
+    }
+    assert_eq!(
+        image_ids(&app).await,
+        before,
+        "a read-only schedule removed something"
+    );
+    assert!(engine.inspect("debian:bookworm").await.is_ok());
+    state.shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
+
+    // An engine that cannot take snapshots: each run keeps the error.
+    let mut mock = MockImageService::new();
+    mock.expect_snapshot()
+        .returning(|| Err(ImageError::not_supported("snapshots", "mock")));
+    let (app, state) = mocked(mock);
+    let task = crate::cleanup::spawn(
+        &state,
+        schedule_of(policy_everything_old(), Duration::from_millis(30)),
+    );
+    let reports = reports_after(&app, 1).await;
+    let run = &reports["reports"][0];
+    assert_eq!(run["plan"], Value::Null, "{run}");
+    assert_eq!(run["report"], Value::Null, "{run}");
+    assert!(
+        run["error"].as_str().unwrap().contains("snapshots"),
+        "{run}"
+    );
+    state.shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+async fn outdated(app: &Router, name: &str) -> Value {
+    let answer = send(
+        app,
+        get(&format!(
+            "/api/v1/images/{}/outdated",
+            name.replace('/', "%2F").replace(':', "%3A")
+        )),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{name}: {}", answer.text());
+    answer.json()
+}
+
+#[tokio::test]
+async fn outdated_compares_the_local_repo_digest_with_the_registry() {
+    let (app, _, engine) = demo_engine(settings());
+    // Loaded, never pulled: nothing says where it came from.
+    let loaded = outdated(&app, "postgres:16").await;
+    assert_eq!(loaded["status"], "unknown", "{loaded}");
+    assert_eq!(loaded["local_digest"], Value::Null);
+    assert!(
+        loaded["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not pulled from a registry"),
+        "{loaded}"
+    );
+
+    // Pulled: up to date, named by tag or by ID (then its first tag).
+    let pulled = send(
+        &app,
+        post_json(
+            "/api/v1/images/pull",
+            &json!({"reference": "redis:7-alpine"}),
+        ),
+    )
+    .await;
+    assert_eq!(pulled.lines().last().unwrap()["type"], "done");
+    let fresh = outdated(&app, "redis:7-alpine").await;
+    assert_eq!(fresh["status"], "up_to_date", "{fresh}");
+    assert_eq!(fresh["image"], "redis:7-alpine");
+    assert_eq!(fresh["local_digest"], fresh["registry_digest"]);
+    assert!(
+        fresh["local_digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    assert_eq!(fresh["reason"], Value::Null);
+    let redis = id_of(&app, "redis:7-alpine").await;
+    assert_eq!(outdated(&app, &redis).await, fresh);
+
+    // The registry's tag moves on: an update is available.
+    let newer = image_core::archive::FixtureImage::new("redis-8")
+        .layer_with_file("usr/local/bin/redis-server", b"redis 8")
+        .build()
+        .unwrap();
+    engine.registry_put("redis:7-alpine", &newer).unwrap();
+    let stale = outdated(&app, "redis:7-alpine").await;
+    assert_eq!(stale["status"], "update_available", "{stale}");
+    assert_eq!(stale["local_digest"], fresh["local_digest"]);
+    assert_eq!(
+        stale["registry_digest"].as_str(),
+        engine.registry_digest("redis:7-alpine").unwrap().as_deref()
+    );
+
+    // The demo's alpine:latest is 3.20 locally and 3.21 in the registry:
+    // once pulled as alpine:3.20, the image's other tag is outdated.
+    let pulled = send(
+        &app,
+        post_json("/api/v1/images/pull", &json!({"reference": "alpine:3.20"})),
+    )
+    .await;
+    assert_eq!(pulled.lines().last().unwrap()["type"], "done");
+    assert_eq!(outdated(&app, "alpine:3.20").await["status"], "up_to_date");
+    assert_eq!(
+        outdated(&app, "alpine:latest").await["status"],
+        "update_available"
+    );
+    // A tag the registry does not have.
+    send(
+        &app,
+        post_json(
+            "/api/v1/images/alpine%3A3.20/tag",
+            &json!({"target": "alpine:mine"}),
+        ),
+    )
+    .await;
+    let mine = outdated(&app, "alpine:mine").await;
+    assert_eq!(mine["status"], "unknown");
+    assert_eq!(mine["reason"], "the registry has no such tag");
+
+    // An untagged image, and one that does not exist.
+    let dangling = send(&app, get("/api/v1/images?filter=dangling%3Dtrue"))
+        .await
+        .json()["images"][0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let untagged = outdated(&app, &dangling).await;
+    assert_eq!(untagged["status"], "unknown");
+    assert!(
+        untagged["reason"].as_str().unwrap().contains("untagged"),
+        "{untagged}"
+    );
+    let missing = send(&app, get("/api/v1/images/nosuch%3A1/outdated")).await;
+    assert_eq!(missing.error(), (404, "not_found".into()));
+}
+
+#[tokio::test]
+async fn a_registry_error_is_an_unknown_status_with_its_text() {
+    let mut details = MemoryImageService::demo()
+        .unwrap()
+        .inspect("postgres:16")
+        .await
+        .unwrap();
+    details.repo_tags = vec!["app:1".into()];
+    details.repo_digests = vec![format!("app@sha256:{}", "2".repeat(64))];
+    let mut mock = MockImageService::new();
+    mock.expect_inspect()
+        .withf(|name| name == "app:1")
+        .returning(move |_| Ok(details.clone()));
+    mock.expect_registry_digest()
+        .withf(|reference, auth| reference == "app:1" && auth.is_none())
+        .times(1)
+        .returning(|_, _| {
+            Err(ImageError::Registry {
+                registry: "docker.io".into(),
+                message: "connection refused".into(),
+            })
+        });
+    let (app, _) = mocked(mock);
+    let answer = outdated(&app, "app:1").await;
+    assert_eq!(answer["status"], "unknown", "{answer}");
+    assert_eq!(answer["local_digest"], format!("sha256:{}", "2".repeat(64)));
+    assert_eq!(answer["registry_digest"], Value::Null);
+    assert!(
+        answer["reason"]
+            .as_str()
+            .unwrap()
+            .contains("connection refused"),
+        "{answer}"
+    );
+}
+
+// ---------------------------------------------------------------------------
 // The OpenAPI document against the router
 // ---------------------------------------------------------------------------
 
@@ -1275,6 +1815,9 @@ async fn every_documented_route_exists_and_no_undocumented_api_route_does() {
         "/api/v1/build",
         "/api/v1/images/save",
         "/api/v1/images/load",
+        "/api/v1/images/{image}/outdated",
+        "/api/v1/cleanup",
+        "/api/v1/cleanup/reports",
         "/healthz",
         "/metrics",
     ] {
@@ -1341,6 +1884,8 @@ fn api_routes_are_only_added_through_utoipa() {
         ("routes/mod.rs", include_str!("routes/mod.rs")),
         ("routes/images.rs", include_str!("routes/images.rs")),
         ("routes/transfer.rs", include_str!("routes/transfer.rs")),
+        ("routes/cleanup.rs", include_str!("routes/cleanup.rs")),
+        ("cleanup.rs", include_str!("cleanup.rs")),
         ("assets.rs", include_str!("assets.rs")),
         ("metrics.rs", include_str!("metrics.rs")),
         ("server.rs", include_str!("server.rs")),

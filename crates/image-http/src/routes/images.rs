@@ -1,6 +1,6 @@
 //! Handlers for local images: list (docker's filters, sorting, paging),
-//! inspect, history, the containers using an image, tag, remove, prune and
-//! disk usage. Each is one call to the [`ImageService`](image_core::ImageService);
+//! inspect, history, the containers using an image, whether a tag is
+//! outdated, tag, remove, prune and disk usage. Each is one call to the [`ImageService`](image_core::ImageService);
 //! the list response is serialized once, with no further engine call per
 //! row.
 
@@ -11,6 +11,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use bytes::Bytes;
+use image_core::outdated::OutdatedStatus;
 use image_core::{
     ContainerRef, DiskUsage, HistoryEntry, ImageDetails, ImageError, ImageFilters, ImageSummary,
     ListOptions, PruneFilters, PruneOptions, RemoveAction, RemoveOptions,
@@ -238,6 +239,32 @@ pub async fn containers(
     ApiPath(image): ApiPath<String>,
 ) -> Result<Json<Vec<ContainerRef>>, ApiError> {
     Ok(Json(state.service.containers_using(&image).await?))
+}
+
+/// Tells whether a tag still points at what its registry serves: the tag
+/// the path names, or the image's first tag when it is named by ID. The
+/// image's repo digest for the tag's repository is compared with what the
+/// registry gives for the tag now (with the engine's own credentials);
+/// `unknown` says why it cannot tell (never pulled from a registry, no such
+/// tag there, the registry's error).
+#[utoipa::path(
+    get,
+    path = "/api/v1/images/{image}/outdated",
+    tag = "images",
+    params(("image" = String, Path, description = "A reference, full ID or short ID, percent-encoded as one segment")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "up_to_date, update_available or unknown (with the reason)", body = OutdatedStatus),
+        (status = 404, description = "No such image", body = ErrorBody)
+    )
+)]
+pub async fn outdated(
+    State(state): State<AppState>,
+    ApiPath(image): ApiPath<String>,
+) -> Result<Json<OutdatedStatus>, ApiError> {
+    Ok(Json(
+        image_core::outdated::check(state.service.as_ref(), &image).await?,
+    ))
 }
 
 /// The body of `POST /api/v1/images/{image}/tag`.

@@ -1,8 +1,9 @@
 //! The handlers: [`images`] for local images (list, inspect, history,
-//! containers, tag, remove, prune, disk usage) and [`transfer`] for the
-//! streamed operations (pull, push, build, save, load), plus the health
-//! check.
+//! containers, whether a tag is outdated, tag, remove, prune, disk usage),
+//! [`transfer`] for the streamed operations (pull, push, build, save,
+//! load) and [`cleanup`] for retention policies, plus the health check.
 
+pub mod cleanup;
 pub mod images;
 pub mod transfer;
 
