@@ -18,8 +18,11 @@
 //! chain has this layer's chain ID at this position.
 //!
 //! `CREATED BY` pairs layers with the image's history, where the engine
-//! does not say which steps made a layer; see [`created_by`] for the
-//! heuristic. A layer no step can be paired with shows an empty cell.
+//! does not say which steps made a layer: exactly where the history names
+//! local step images (the classic builder's; see [`created_by_step_images`]),
+//! else by the heuristic of [`created_by`] (used only where it agrees with
+//! the exact pairs). A layer no step can be paired with shows an empty
+//! cell.
 //! Diff IDs are shortened to 12 hex characters and `CREATED BY` to 45
 //! characters (as `docker history`) unless `--no-trunc`; `-q` prints only
 //! diff IDs; `--format` takes docker's `table`, `table TEMPLATE`, `json` or
@@ -165,6 +168,44 @@ pub fn created_by(layers: &[SnapshotLayer], history: &[HistoryEntry]) -> Vec<Opt
     vec![None; layers.len()]
 }
 
+/// The layer each history step with a local image made, where that can be
+/// known exactly: base first, `None` elsewhere. `chains` are the image's
+/// chain IDs; `history` is newest first; `chains_of` gives the chain IDs of
+/// a local image by ID.
+///
+/// The classic builder leaves an image per step, and the history names it.
+/// Such a step image whose chain IDs begin ours tells how many of our layers
+/// existed after the step; a step made at most one layer, so when the step
+/// before it (oldest first; none for the first step) had one layer fewer,
+/// the step made the layer at that count.
+pub fn created_by_step_images(
+    chains: &[String],
+    history: &[HistoryEntry],
+    chains_of: impl Fn(&str) -> Option<Vec<String>>,
+) -> Vec<Option<String>> {
+    let mut commands = vec![None; chains.len()];
+    let count_after = |step: &HistoryEntry| -> Option<usize> {
+        if step.id == "<missing>" {
+            return None;
+        }
+        let theirs = chains_of(&step.id)?;
+        let n = theirs.len();
+        (n <= chains.len() && theirs.last() == n.checked_sub(1).and_then(|i| chains.get(i)))
+            .then_some(n)
+    };
+    let mut before = Some(0);
+    for step in history.iter().rev() {
+        let after = count_after(step);
+        if let (Some(before), Some(after)) = (before, after)
+            && after == before + 1
+        {
+            commands[before] = Some(step.created_by.clone());
+        }
+        before = after;
+    }
+    commands
+}
+
 /// The rows of the image `id` of `snapshot`, newest layer first.
 pub fn rows_of(
     id: &str,
@@ -188,7 +229,18 @@ pub fn rows_of(
             }
         }
     }
-    let commands = created_by(&image.layers, history);
+    let exact = created_by_step_images(&chains, history, |step| {
+        let step = snapshot.images.iter().find(|image| image.id == step)?;
+        Some(chains_of(&step.layers))
+    });
+    let guessed = created_by(&image.layers, history);
+    // What step images pin down wins; the guess fills in the rest only when
+    // it agrees with every layer they pin down.
+    let agrees = exact
+        .iter()
+        .zip(&guessed)
+        .all(|(exact, guessed)| exact.is_none() || exact == guessed);
+    let commands: Vec<Option<String>> = if agrees { guessed } else { exact };
     let mut rows: Vec<LayerRow> = image
         .layers
         .iter()
@@ -339,6 +391,63 @@ mod tests {
             vec![None, None]
         );
         assert_eq!(created_by(&[], &[]), Vec::<Option<String>>::new());
+    }
+
+    #[test]
+    fn step_images_pin_down_the_steps_that_made_layers() {
+        let chains: Vec<String> = (0..3).map(|i| format!("sha256:c{i}")).collect();
+        let local = |id: &str, created_by: &str| HistoryEntry {
+            id: id.to_string(),
+            ..step(created_by, 0)
+        };
+        // Newest first: the classic builder's history of a build with an
+        // empty `RUN true` (no layer) after `RUN mkdir` (a layer of 0 B).
+        let history = vec![
+            local("s6", "CMD"),
+            local("s5", "COPY f"),
+            local("s4", "LABEL"),
+            local("s3", "RUN true"),
+            local("s2", "RUN mkdir /data"),
+            local("s1", "ENV"),
+            local("s0", "COPY busybox"),
+        ];
+        let counts = [
+            ("s0", 1),
+            ("s1", 1),
+            ("s2", 2),
+            ("s3", 2),
+            ("s4", 2),
+            ("s5", 3),
+            ("s6", 3),
+        ];
+        let chains_of = |id: &str| {
+            let n = counts.iter().find(|(s, _)| *s == id)?.1;
+            Some(chains[..n].to_vec())
+        };
+        assert_eq!(
+            created_by_step_images(&chains, &history, chains_of),
+            vec![
+                Some("COPY busybox".to_string()),
+                Some("RUN mkdir /data".to_string()),
+                Some("COPY f".to_string()),
+            ]
+        );
+        // A pulled base (`<missing>` steps) leaves its layers unknown; a
+        // step image of another chain tells nothing.
+        let mut pulled = history.clone();
+        pulled[5].id = "<missing>".into();
+        pulled[6].id = "<missing>".into();
+        pulled[4].id = "elsewhere".into();
+        let other = |id: &str| {
+            if id == "elsewhere" {
+                return Some(vec!["sha256:x".to_string(), "sha256:y".to_string()]);
+            }
+            chains_of(id)
+        };
+        assert_eq!(
+            created_by_step_images(&chains, &pulled, other),
+            vec![None, None, Some("COPY f".to_string())]
+        );
     }
 
     #[test]
