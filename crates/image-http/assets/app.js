@@ -6,7 +6,7 @@
 // All data reaches the page through textContent or element attributes,
 // never through innerHTML.
 
-import { createdSince, humanSize, rowsOf, shortId } from './format.js';
+import { createdSince, humanSize, rowsOf, shortId, splitTag } from './format.js';
 
 const API = 'api/v1';
 const TOKEN_KEY = 'imgd.token';
@@ -177,6 +177,7 @@ $('forget-token').addEventListener('click', () => {
   sessionStorage.removeItem(TOKEN_KEY);
   state.images = [];
   state.containers.clear();
+  state.outdated.clear();
   render();
   drawUsage(null);
   say('Token forgotten.');
@@ -189,6 +190,7 @@ $('forget-token').addEventListener('click', () => {
 const state = {
   images: [],
   containers: new Map(), // image ID -> [ContainerRef]
+  outdated: new Map(), // `${ref} ${image ID}` -> {status, local_digest, registry_digest, reason}
   sort: { key: 'created', dir: 'descending' },
   filter: '',
 };
@@ -236,9 +238,12 @@ function render() {
   body.replaceChildren(...rows.map((row) => {
     const name = row.tagged ? row.ref : row.short;
     const inUse = containerText(row);
-    return h('tr', { 'data-testid': 'image-row', dataset: { ref: row.ref, id: row.id } },
+    const outdated = state.outdated.get(outdatedKey(row));
+    const dataset = { ref: row.ref, id: row.id };
+    if (outdated) dataset.outdated = outdated.status;
+    return h('tr', { 'data-testid': 'image-row', dataset },
       h('td', { 'data-col': 'repository', text: row.repository }),
-      h('td', { 'data-col': 'tag', text: row.tag }),
+      h('td', { 'data-col': 'tag' }, row.tag, updateBadge(row)),
       h('td', { 'data-col': 'id', class: 'mono', title: row.id }, h('code', { text: row.short })),
       h('td', { 'data-col': 'created', title: row.createdText ?? 'unknown',
         text: createdSince(row.createdText, now) }),
@@ -281,7 +286,11 @@ $('filter-input').addEventListener('input', (event) => {
 });
 
 $('show-all').addEventListener('change', () => refresh().catch(failed));
-$('refresh').addEventListener('click', () => refresh().catch(failed));
+$('refresh').addEventListener('click', () => {
+  // Ask the registries again too.
+  state.outdated.clear();
+  refresh().catch(failed);
+});
 
 $('images-body').addEventListener('click', (event) => {
   const button = event.target instanceof Element ? event.target.closest('button[data-action]') : null;
@@ -311,6 +320,7 @@ async function refresh({ announce = true } = {}) {
     const list = await api('/images', { query });
     state.images = list.images ?? [];
     render();
+    checkOutdated().catch(() => {});
     const used = state.images.filter((image) => (image.Containers ?? 0) > 0);
     const containers = await Promise.all(used.map((image) =>
       api(`/images/${enc(image.Id)}/containers`).then((list) => [image.Id, list], () => null)));
@@ -330,6 +340,62 @@ async function refresh({ announce = true } = {}) {
       document.body.dataset.loaded = 'true';
     }
   }
+}
+
+// ---------------------------------------------------------------------------
+// "Update available": each tag of an image pulled from a registry is
+// compared with what the registry serves now, a few at a time, after the
+// table is drawn; answers are kept until the Refresh button.
+
+const OUTDATED_AT_ONCE = 3;
+
+function outdatedKey(row) {
+  return `${row.ref} ${row.id}`;
+}
+
+function updateBadge(row) {
+  const outdated = state.outdated.get(outdatedKey(row));
+  if (outdated?.status !== 'update_available') return null;
+  return h('span', {
+    class: 'badge', 'data-testid': 'update-badge',
+    title: `The registry's ${row.ref} is ${shortId(outdated.registry_digest)}; `
+      + `this image was pulled as ${shortId(outdated.local_digest)}.`,
+    text: 'update available',
+  });
+}
+
+/** Redraws the tag cell of the rows of `ref` on image `id`. */
+function showOutdated(row) {
+  for (const tr of document.querySelectorAll('#images-body tr[data-testid=image-row]')) {
+    if (tr.dataset.ref !== row.ref || tr.dataset.id !== row.id) continue;
+    const outdated = state.outdated.get(outdatedKey(row));
+    if (outdated) tr.dataset.outdated = outdated.status;
+    tr.querySelector('td[data-col=tag]')?.replaceChildren(row.tag, ...[updateBadge(row)].filter(Boolean));
+  }
+}
+
+let outdatedRun = 0;
+
+async function checkOutdated() {
+  const run = ++outdatedRun;
+  const pulled = new Set(state.images
+    .filter((image) => (image.RepoDigests ?? []).length > 0)
+    .map((image) => image.Id));
+  const todo = rowsOf(state.images)
+    .filter((row) => row.tagged && pulled.has(row.id) && !state.outdated.has(outdatedKey(row)));
+  const worker = async () => {
+    while (todo.length > 0 && run === outdatedRun) {
+      const row = todo.shift();
+      try {
+        state.outdated.set(outdatedKey(row), await api(`/images/${enc(row.ref)}/outdated`));
+      } catch {
+        // Gone meanwhile, or the token went: nothing to show.
+        continue;
+      }
+      showOutdated(row);
+    }
+  };
+  await Promise.all(Array.from({ length: OUTDATED_AT_ONCE }, worker));
 }
 
 // ---------------------------------------------------------------------------
@@ -512,6 +578,254 @@ $('prune-confirm').addEventListener('click', async () => {
   } catch (err) {
     $('prune-error').textContent = err.message;
     $('prune-confirm').disabled = false;
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Cleanup: one retention rule, its plan (a dry run), then the confirmation.
+
+/** Globs from a field, separated by commas or white space. */
+function globs(text) {
+  return text.split(/[\s,]+/).filter(Boolean);
+}
+
+/** The policy of the form, or null after saying what is missing. */
+function cleanupPolicy() {
+  const repositories = globs($('cleanup-repositories').value);
+  $('cleanup-repositories').toggleAttribute('aria-invalid', repositories.length === 0);
+  if (repositories.length === 0) {
+    $('cleanup-error').textContent = 'Name at least one repository (a glob such as myapp or team/*).';
+    $('cleanup-repositories').focus();
+    return null;
+  }
+  const rule = {
+    repository: repositories,
+    keep: globs($('cleanup-keep').value),
+    order: $('cleanup-order').value,
+    dangling: $('cleanup-dangling').checked,
+  };
+  const keepLast = $('cleanup-keep-last').value.trim();
+  if (keepLast) rule.keep_last = Number(keepLast);
+  const olderThan = $('cleanup-older-than').value.trim();
+  if (olderThan) rule.older_than = olderThan;
+  return { rules: [rule] };
+}
+
+/** Why a tag or image goes (a RemovalReason). */
+function removalText(reason) {
+  switch (reason?.kind) {
+    case 'expired': {
+      const parts = [];
+      if (reason.keep_last != null) parts.push(`beyond the newest ${reason.keep_last} (rank ${reason.rank})`);
+      else parts.push(`rank ${reason.rank}`);
+      if (reason.older_than) parts.push(`older than ${reason.older_than}`);
+      return parts.join(', ');
+    }
+    case 'all_tags_removed': return 'all its tags are removed';
+    case 'dangling': return reason.older_than ? `dangling, older than ${reason.older_than}` : 'dangling';
+    case 'untagged_parent': return `untagged parent of deleted ${shortId(reason.child)}`;
+    default: return reason?.kind ?? '';
+  }
+}
+
+/** Why a tag or image stays (a KeepReason). */
+function keepText(reason) {
+  switch (reason?.kind) {
+    case 'in_use': return `in use by ${(reason.containers ?? []).join(', ')}`;
+    case 'protected': return `matches keep glob ${reason.glob}`;
+    case 'within_newest': return `among the newest ${reason.keep_last} (rank ${reason.rank})`;
+    case 'too_recent': return `not older than ${reason.older_than}`;
+    case 'unknown_age': return 'no creation time';
+    case 'no_expiry': return 'the rule sets neither keep last nor older than';
+    case 'not_matched': return 'no rule matches';
+    case 'has_children': return 'kept images are built on it';
+    case 'refused': return `the engine would refuse: ${reason.message}`;
+    default: return reason?.kind ?? '';
+  }
+}
+
+/**
+ * Go's path.Match pattern as a RegExp over a whole name (`*` and `?` do not
+ * match `/`), or null when malformed. Only used to pick the rows to show:
+ * imgd decides what matches.
+ */
+function globRegExp(glob) {
+  const literal = (c) => c.replace(/[\\^$.*+?()[\]{}|\/-]/g, '\\$&');
+  let re = '';
+  for (let i = 0; i < glob.length; i += 1) {
+    const c = glob[i];
+    if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '\\') {
+      i += 1;
+      if (i >= glob.length) return null;
+      re += literal(glob[i]);
+    } else if (c === '[') {
+      let j = i + 1;
+      let cls = '';
+      if (glob[j] === '^') {
+        cls += '^';
+        j += 1;
+      }
+      const start = j;
+      for (; j < glob.length && (glob[j] !== ']' || j === start); j += 1) {
+        if (glob[j] === '\\') {
+          j += 1;
+          if (j >= glob.length) return null;
+          cls += literal(glob[j]);
+        } else {
+          cls += glob[j] === '-' ? '-' : literal(glob[j]);
+        }
+      }
+      if (j >= glob.length) return null;
+      re += `[${cls}]`;
+      i = j;
+    } else {
+      re += literal(c);
+    }
+  }
+  try {
+    return new RegExp(`^${re}$`);
+  } catch {
+    return null;
+  }
+}
+
+/** Whether a repository falls under one of the rule's globs (malformed ones match all). */
+function ruleMatches(policy, repository) {
+  return policy.rules.some((rule) => rule.repository.some((glob) => {
+    const re = globRegExp(glob);
+    return re === null || re.test(repository);
+  }));
+}
+
+/**
+ * The plan's rows: removals in the plan's order, then the tags that stay in
+ * the repositories the rule names, with the reasons.
+ */
+function planRows(plan, images, policy) {
+  const rows = [];
+  for (const action of plan.actions ?? []) {
+    if (action.action === 'untag') {
+      const [repository, tag] = splitTag(action.reference);
+      rows.push({ repository, tag, id: action.image_id, action: 'untag', reason: removalText(action.reason) });
+    } else {
+      const image = images.get(action.image_id);
+      const named = image?.RepoTags?.[0] ?? image?.RepoDigests?.[0]?.split('@')[0];
+      const repository = named ? splitTag(named)[0] : '<none>';
+      rows.push({ repository, tag: '—', id: action.image_id, action: 'delete', reason: removalText(action.reason) });
+    }
+  }
+  for (const kept of plan.kept ?? []) {
+    for (const tag of kept.tags ?? []) {
+      const [repository, name] = splitTag(tag.tag);
+      if (tag.reason?.kind === 'not_matched' || !ruleMatches(policy, repository)) continue;
+      rows.push({ repository, tag: name, id: kept.image_id, action: 'keep', reason: keepText(tag.reason) });
+    }
+  }
+  return rows;
+}
+
+let cleanupPlanned = null;
+
+function resetCleanupPlan() {
+  cleanupPlanned = null;
+  $('cleanup-confirm').disabled = true;
+  $('cleanup-plan-wrap').hidden = true;
+  $('cleanup-plan').querySelector('tbody').replaceChildren();
+  $('cleanup-summary').textContent = '';
+  $('cleanup-report').hidden = true;
+  $('cleanup-report').replaceChildren();
+}
+
+for (const id of ['cleanup-repositories', 'cleanup-keep', 'cleanup-keep-last', 'cleanup-older-than',
+  'cleanup-order', 'cleanup-dangling']) {
+  $(id).addEventListener('input', () => {
+    resetCleanupPlan();
+    $('cleanup-error').textContent = '';
+  });
+}
+
+$('cleanup-open').addEventListener('click', () => {
+  $('cleanup-view').scrollIntoView({ block: 'start' });
+  $('cleanup-heading').focus();
+});
+
+$('cleanup-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  resetCleanupPlan();
+  $('cleanup-error').textContent = '';
+  const policy = cleanupPolicy();
+  if (!policy) return;
+  $('cleanup-plan-button').disabled = true;
+  try {
+    const [answer, images] = await Promise.all([
+      api('/cleanup', { method: 'POST', body: { policy, dry_run: true } }),
+      allImages(),
+    ]);
+    const plan = answer.plan ?? {};
+    const rows = planRows(plan, images, policy);
+    $('cleanup-plan').querySelector('tbody').replaceChildren(...rows.map((row) =>
+      h('tr', { 'data-testid': 'cleanup-row', dataset: { action: row.action, id: row.id } },
+        h('td', { 'data-col': 'repository', text: row.repository }),
+        h('td', { 'data-col': 'tag', text: row.tag }),
+        h('td', { 'data-col': 'id', class: 'mono', title: row.id }, h('code', { text: shortId(row.id) })),
+        h('td', { 'data-col': 'action', class: `action-${row.action}`, text: row.action }),
+        h('td', { 'data-col': 'reason', text: row.reason }))));
+    $('cleanup-plan-wrap').hidden = rows.length === 0;
+    const untags = rows.filter((r) => r.action === 'untag').length;
+    const deletes = rows.filter((r) => r.action === 'delete').length;
+    $('cleanup-summary').textContent = untags + deletes > 0
+      ? `Would untag ${plural(untags, 'tag')} and delete ${plural(deletes, 'image')}, `
+        + `freeing ${humanSize(plan.freed_bytes ?? 0, 4)}.`
+      : 'Nothing to clean up: every tag stays.';
+    cleanupPlanned = untags + deletes > 0 ? policy : null;
+    $('cleanup-confirm').disabled = !cleanupPlanned;
+  } catch (err) {
+    $('cleanup-error').textContent = err.message;
+  } finally {
+    $('cleanup-plan-button').disabled = false;
+  }
+});
+
+function outcomeItem({ action, outcome }) {
+  const what = action.action === 'untag' ? action.reference : shortId(action.image_id);
+  const verb = action.action === 'untag' ? 'Untagged' : 'Deleted';
+  let text;
+  switch (outcome?.status) {
+    case 'done': text = `${verb} ${what}`; break;
+    case 'already_done': text = `${verb} ${what} (with an earlier step)`; break;
+    case 'refused': text = `Refused: ${what}: ${outcome.error}`; break;
+    case 'changed': text = `Skipped ${what}: ${outcome.detail}`; break;
+    default: text = `${what}: ${outcome?.status ?? 'unknown'}`;
+  }
+  return h('li', { 'data-testid': 'cleanup-outcome', 'data-status': outcome?.status ?? '', text });
+}
+
+$('cleanup-confirm').addEventListener('click', async () => {
+  const policy = cleanupPlanned;
+  if (!policy) return;
+  $('cleanup-confirm').disabled = true;
+  $('cleanup-error').textContent = '';
+  try {
+    const answer = await api('/cleanup', { method: 'POST', body: { policy, dry_run: false } });
+    const outcomes = answer.report?.outcomes ?? [];
+    const count = (...statuses) => outcomes.filter((o) => statuses.includes(o.outcome?.status)).length;
+    const freed = answer.report?.freed_bytes;
+    const summary = `Cleaned up: ${count('done', 'already_done')} done, ${count('refused')} refused, `
+      + `${count('changed')} skipped as changed since the plan; `
+      + `${freed == null ? 'the space freed is unknown' : `${humanSize(freed, 4)} freed`}.`;
+    cleanupPlanned = null;
+    $('cleanup-plan-wrap').hidden = true;
+    $('cleanup-report').replaceChildren(...outcomes.map(outcomeItem));
+    $('cleanup-report').hidden = outcomes.length === 0;
+    $('cleanup-summary').textContent = summary;
+    $('cleanup-plan-button').focus();
+    say(summary);
+    await refresh({ announce: false });
+  } catch (err) {
+    $('cleanup-error').textContent = err.message;
+    $('cleanup-confirm').disabled = false;
   }
 });
 

@@ -3,8 +3,10 @@
 //! `chromedriver` and fantoccini. The test signs in with the token, reads the
 //! demo images from the table, pulls an image and watches every layer's
 //! progress bar finish, removes an image through the confirmation dialog,
-//! runs a prune preview (checking through the API that nothing was removed)
-//! and looks at the disk-usage chart. Screenshots go to
+//! runs a prune preview (checking through the API that nothing was removed),
+//! looks at the disk-usage chart, sees the "update available" badge once a
+//! tag falls behind its registry, and plans a cleanup (nothing removed)
+//! before confirming it (then removed). Screenshots go to
 //! `target/browser-screenshots/`.
 //!
 //! Without `/usr/bin/chromium` and `/usr/bin/chromedriver` the test prints a
@@ -137,6 +139,20 @@ impl Api {
         let body = response.into_body().collect().await.unwrap().to_bytes();
         let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         (status, value)
+    }
+
+    /// POSTs `body` as JSON; the status and the body as text (NDJSON for
+    /// pulls).
+    async fn post(&self, path: &str, body: &Value) -> (u16, String) {
+        let request = http::Request::post(format!("{}{path}", self.base))
+            .header(http::header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body.to_string())))
+            .unwrap();
+        let response = self.http.request(request).await.unwrap();
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
     }
 
     /// The IDs of the images `GET /images` lists with `query`.
@@ -571,6 +587,42 @@ async fn run(page: &Page, api: &Api, port: u16) -> Result<(), String> {
     let (status, _) = api.get("/api/v1/images/redis%3A7-alpine").await;
     assert_eq!(status, 200, "the pulled image is on the engine");
 
+    // "Update available": the pulled tag matches its registry, so no badge.
+    page.wait_until(
+        "redis:7-alpine to be checked against its registry",
+        "const r = document.querySelector(`[data-testid=image-row][data-ref='redis:7-alpine']`); \
+         return r && r.dataset.outdated === 'up_to_date' && !r.querySelector('[data-testid=update-badge]')",
+        vec![],
+    )
+    .await;
+    // The demo's alpine:latest is 3.20 here but 3.21 in the registry: once
+    // the image is known to come from there (pulled as alpine:3.20), its
+    // alpine:latest row gets the badge and its alpine:3.20 row does not.
+    let (status, pulled) = api
+        .post("/api/v1/images/pull", &json!({"reference": "alpine:3.20"}))
+        .await;
+    assert_eq!(status, 200, "{pulled}");
+    assert!(
+        pulled.trim_end().ends_with('}') && pulled.contains("\"type\":\"done\""),
+        "{pulled}"
+    );
+    page.click("#refresh").await;
+    let badges = page
+        .wait_until(
+            "the update-available badge",
+            "const row = r => document.querySelector(`[data-testid=image-row][data-ref='${r}']`); \
+             const latest = row('alpine:latest'), pinned = row('alpine:3.20'); \
+             if (!latest || latest.dataset.outdated !== 'update_available' || !pinned || !pinned.dataset.outdated) return null; \
+             const badge = latest.querySelector('[data-testid=update-badge]'); \
+             return [badge && badge.textContent, pinned.dataset.outdated, \
+               pinned.querySelectorAll('[data-testid=update-badge]').length, \
+               document.querySelectorAll('[data-testid=update-badge]').length]",
+            vec![],
+        )
+        .await;
+    assert_eq!(badges, json!(["update available", "up_to_date", 0, 1]));
+    page.screenshot("03b-update-badge").await;
+
     // A pull that fails ends with the error, shown in the dialog.
     page.click("#pull-open").await;
     page.dialog_open("pull-dialog").await;
@@ -765,5 +817,134 @@ async fn run(page: &Page, api: &Api, port: u16) -> Result<(), String> {
         "{chart}"
     );
     page.screenshot("07-disk-usage").await;
+
+    cleanup(page, api).await;
     Ok(())
+}
+
+/// The cleanup view: one rule, the plan (nothing removed), then confirmed
+/// (removed). By now the host has alpine:3.20, alpine:latest and
+/// alpine:mine on one image (pulled, created 2024), and redis:7-alpine
+/// (pulled, created January 2025, unused).
+async fn cleanup(page: &Page, api: &Api) {
+    let redis = api.get("/api/v1/images/redis%3A7-alpine").await.1["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let before = api.image_ids("?all=true").await;
+    page.click("#cleanup-open").await;
+    let focused = page.js("return document.activeElement.id", vec![]).await;
+    assert_eq!(focused, "cleanup-heading");
+    page.type_into("#cleanup-repositories", "redis, alpine")
+        .await;
+    page.type_into("#cleanup-keep", "latest").await;
+    page.type_into("#cleanup-older-than", "24h").await;
+    // Keyboard: Enter in a field asks for the plan.
+    page.find("#cleanup-older-than")
+        .await
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .unwrap();
+    let summary = page
+        .wait_until(
+            "the cleanup plan",
+            "const s = document.getElementById('cleanup-summary').textContent; \
+             return document.getElementById('cleanup-confirm').disabled ? '' : s",
+            vec![],
+        )
+        .await;
+    let summary = summary.as_str().unwrap();
+    assert!(
+        summary.starts_with("Would untag 3 tags and delete 1 image, freeing "),
+        "{summary}"
+    );
+    let rows = page
+        .js(
+            "return [...document.querySelectorAll('[data-testid=cleanup-row]')].map(r => \
+             [...r.querySelectorAll('td')].map(td => td.textContent))",
+            vec![],
+        )
+        .await;
+    let rows: Vec<Vec<String>> = serde_json::from_value(rows).unwrap();
+    let has = |repository: &str, tag: &str, action: &str| {
+        rows.iter()
+            .any(|r| r[0] == repository && r[1] == tag && r[3] == action)
+    };
+    for (repository, tag) in [
+        ("redis", "7-alpine"),
+        ("alpine", "3.20"),
+        ("alpine", "mine"),
+    ] {
+        assert!(has(repository, tag, "untag"), "{repository}:{tag} {rows:?}");
+    }
+    assert!(has("redis", "—", "delete"), "{rows:?}");
+    let latest = rows
+        .iter()
+        .find(|r| r[0] == "alpine" && r[1] == "latest")
+        .expect("alpine:latest stays");
+    assert_eq!(latest[3], "keep");
+    assert_eq!(latest[4], "matches keep glob latest");
+    // Only the rule's repositories: in-use images elsewhere are not listed.
+    assert!(
+        !rows.iter().any(|r| r[0] == "nginx" || r[0] == "postgres"),
+        "{rows:?}"
+    );
+    let deleted = rows.iter().find(|r| r[3] == "delete").unwrap();
+    assert!(
+        redis.starts_with(&format!("sha256:{}", deleted[2])),
+        "{deleted:?}"
+    );
+    // Planning removed nothing.
+    assert_eq!(
+        api.image_ids("?all=true").await,
+        before,
+        "planning removed something"
+    );
+    page.screenshot("08-cleanup-plan").await;
+
+    page.click("#cleanup-confirm").await;
+    let done = page
+        .wait_until(
+            "the cleanup report",
+            "const s = document.getElementById('cleanup-summary').textContent; \
+             return s.startsWith('Cleaned up') && document.body.dataset.loaded === 'true' ? s : ''",
+            vec![],
+        )
+        .await;
+    assert!(
+        done.as_str()
+            .unwrap()
+            .starts_with("Cleaned up: 4 done, 0 refused, 0 skipped"),
+        "{done}"
+    );
+    let outcomes = page
+        .js(
+            "return [...document.querySelectorAll('[data-testid=cleanup-outcome]')].map(li => li.dataset.status)",
+            vec![],
+        )
+        .await;
+    assert_eq!(outcomes.as_array().unwrap().len(), 4, "{outcomes}");
+    for (path, status) in [
+        ("/api/v1/images/redis%3A7-alpine", 404),
+        ("/api/v1/images/alpine%3A3.20", 404),
+        ("/api/v1/images/alpine%3Amine", 404),
+        ("/api/v1/images/alpine%3Alatest", 200),
+    ] {
+        assert_eq!(api.get(path).await.0, status, "{path}");
+    }
+    assert_eq!(
+        api.get(&format!("/api/v1/images/{}", redis.replace(':', "%3A")))
+            .await
+            .0,
+        404,
+        "the redis image is deleted"
+    );
+    let refs = page.row_refs().await;
+    assert!(
+        !refs
+            .iter()
+            .any(|r| r == "redis:7-alpine" || r == "alpine:mine"),
+        "{refs:?}"
+    );
+    page.screenshot("09-cleanup-done").await;
 }
