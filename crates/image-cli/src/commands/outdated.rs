@@ -9,9 +9,10 @@
 //! config's credentials):
 //!
 //! ```text
-//! IMAGE         STATUS             LOCAL DIGEST          REGISTRY DIGEST       REASON
-//! alpine:3.20   up to date         sha256:3fb2a5c30a5d   sha256:3fb2a5c30a5d
-//! alpine:latest update available   sha256:3fb2a5c30a5d   sha256:9b12e0c6a6e1
+//! IMAGE           STATUS             LOCAL DIGEST          REGISTRY DIGEST       REASON
+//! alpine:3.20     up to date         sha256:3fb2a5c30a5d   sha256:3fb2a5c30a5d
+//! alpine:latest   update available   sha256:3fb2a5c30a5d   sha256:9b12e0c6a6e1
+//! nginx:1.27      unknown            -                     -                     no repo digest for nginx: not pulled from a registry
 //! ```
 //!
 //! * `up to date`: the registry's digest is one of the image's repo

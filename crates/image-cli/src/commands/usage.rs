@@ -2,8 +2,9 @@
 //! or stopped, created from each image, one row per container:
 //!
 //! ```text
-//! IMAGE               CONTAINER ID   NAME      STATE
-//! nginx:1.27-alpine   3f1a9c0b2d4e   web       running
+//! IMAGE                                     CONTAINER ID   NAME            STATE
+//! registry.example.com/payments/myapp:1.0   84e64434453a   myapp-migrate   exited
+//! nginx:1.27-alpine                         895eab7f6254   web             running
 //! ```
 //!
 //! Without arguments it lists every image (intermediate ones included) that
