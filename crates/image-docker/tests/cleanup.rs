@@ -1,10 +1,10 @@
 //! Real-engine tests of the retention planner (issue 6) on both private
 //! engines: a repository of 8 tags with one in use and one protected, where
 //! `keep_last = 3` removes exactly the other 3 and frees what the plan says
-//! (measured by the engine's own disk usage); and plans that go stale before
-//! they are carried out (a pull that moves a tag, a new container, a new
-//! child image), whose actions are reported as changed or refused and never
-//! lose an image.
+//! (measured by the engine's own disk usage), through the library and
+//! through `imgctl cleanup`; and plans that go stale between planning and
+//! execution (a pull that moves a tag, a new container, a new child image),
+//! whose actions are reported as changed or refused, and whose images stay.
 
 #![allow(clippy::unwrap_used)]
 
@@ -47,6 +47,7 @@ macro_rules! on_both_engines {
 
 on_both_engines!(
     eight_tags_keep_last_three,
+    eight_tags_keep_last_three_through_the_cli,
     a_concurrent_pull_is_not_lost,
     a_new_container_or_child_is_reported,
 );
@@ -231,23 +232,83 @@ fn foreign(usage: &image_core::DiskUsage, ours: &[String]) -> BTreeMap<String, u
         .collect()
 }
 
+/// How the 8-tag scenario is carried out.
+enum Via {
+    /// `plan` (the dry run) and `execute`, in this process.
+    Library,
+    /// `imgctl cleanup --dry-run`, then `imgctl cleanup -f`, this binary.
+    Cli(PathBuf),
+}
+
+/// The issue's scenario, carried out through the library.
+async fn eight_tags_keep_last_three(engine: &'static str) {
+    eight_tags(engine, "eight_tags_keep_last_three", Via::Library).await;
+}
+
+/// The issue's scenario, carried out by `imgctl cleanup`.
+async fn eight_tags_keep_last_three_through_the_cli(engine: &'static str) {
+    let test = "eight_tags_keep_last_three_through_the_cli";
+    let Some(imgctl) = imgctl_binary(&format!("{test} on engine {engine}")).await else {
+        return;
+    };
+    eight_tags(engine, test, Via::Cli(imgctl)).await;
+}
+
+/// The `imgctl` binary of this target directory (or `IMGCTL_BIN`), as
+/// last built (`cargo build -p image-cli`; `cargo test --workspace` builds
+/// it too), or `None` after printing why the test is skipped: there is none,
+/// or it was built before `imgctl cleanup` existed.
+async fn imgctl_binary(what: &str) -> Option<PathBuf> {
+    let binary = match std::env::var_os("IMGCTL_BIN") {
+        Some(path) => PathBuf::from(path),
+        None => {
+            let exe = std::env::current_exe().unwrap();
+            // target/<profile>/deps/cleanup-<hash> -> target/<profile>/imgctl
+            let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+            profile_dir.join(format!("imgctl{}", std::env::consts::EXE_SUFFIX))
+        }
+    };
+    let skip = |why: String| {
+        note(&format!(
+            "SKIP {what}: {why} (build it with `cargo build -p image-cli`)"
+        ));
+        None
+    };
+    if !binary.is_file() {
+        return skip(format!("no imgctl binary at {}", binary.display()));
+    }
+    let help = tokio::process::Command::new(&binary)
+        .args(["cleanup", "--help"])
+        .output()
+        .await
+        .unwrap();
+    if !help.status.success() {
+        return skip(format!("{} has no cleanup command", binary.display()));
+    }
+    Some(binary)
+}
+
 /// The issue's scenario: `v1`..`v7` a day apart on a shared base, `v4`
 /// also tagged `production`, `v1` used by a stopped container. 8 tags:
 /// `--keep-last 3` keeps v5..v7 (newest), v1 (in use) and production
 /// (protected), and untags the other 3: v2, v3, v4. v2 and v3 go with their
-/// last tag; v4's image stays under `production`.
-async fn eight_tags_keep_last_three(engine: &'static str) {
-    let Some((_env, service, harness, _guard)) = setup(engine, "eight_tags_keep_last_three").await
-    else {
+/// last tag; v4's image stays under `production`. The engine's
+/// `layers_size` falls by exactly the plan's freed bytes.
+///
+/// Other clients may load or remove images on the same engine at the same
+/// time; when they did during the measurement and the figures differ, the
+/// scenario runs again (3 times at most).
+async fn eight_tags(engine: &'static str, test: &str, via: Via) {
+    let Some((env, service, harness, _guard)) = setup(engine, test).await else {
         return;
     };
     let mut confounded = Vec::new();
     for attempt in 1..=3 {
-        match eight_tags_once(engine, &service, &harness).await {
+        match eight_tags_once(engine, &env, &service, &harness, &via).await {
             Measured::Exact => return,
             Measured::Confounded(why) => {
                 note(&format!(
-                    "eight_tags_keep_last_three on engine {engine}, attempt {attempt}: {why}; again"
+                    "{test} on engine {engine}, attempt {attempt}: {why}; again"
                 ));
                 confounded.push(why);
             }
@@ -258,74 +319,85 @@ async fn eight_tags_keep_last_three(engine: &'static str) {
     );
 }
 
-async fn eight_tags_once(
-    engine: &'static str,
-    service: &DockerImageService,
-    harness: &DockerHarness,
-) -> Measured {
-    let e = engine.to_lowercase();
-    let repo = format!("imgctl-cleanup-{e}/app");
-    let tag = |t: &str| format!("{repo}:{t}");
-    let base = FixtureImage::new(&format!("cleanup-base-{e}"))
-        .layer_with_file("base/shared.bin", &noise(&format!("base-{e}"), 40_000))
-        .created(day(0))
-        .build()
-        .unwrap();
-    // versions[0] is v1 (oldest) .. versions[6] is v7 (newest); sizes
-    // differ so that a wrong layer would show in the sum.
-    let versions: Vec<ArchiveImage> = (1..=7)
-        .map(|v| {
-            app_image(
-                &format!("cleanup-app-{e}-v{v}"),
-                Some(&base),
-                day(v),
-                2_000 + 1_000 * v as usize,
-                &[&tag(&format!("v{v}"))],
-            )
-        })
-        .collect();
-    let ids: Vec<String> = versions.iter().map(ArchiveImage::id).collect();
-    assert_eq!(
-        ids.iter().collect::<BTreeSet<_>>().len(),
-        7,
-        "distinct images"
-    );
-    let container = format!("imgctl-cleanup-{e}-app-v1-user");
+/// The 8-tag scenario's names and images.
+struct EightTags {
+    repo: String,
+    /// `v1` (oldest) .. `v7` (newest).
+    versions: Vec<ArchiveImage>,
+    ids: Vec<String>,
+    container: String,
+}
 
-    let body = async {
-        load(service, &versions).await;
-        service.tag(&tag("v4"), &tag("production")).await.unwrap();
-        harness
-            .create_container(&tag("v1"), &container)
+impl EightTags {
+    fn new(engine: &str, via: &Via) -> EightTags {
+        let e = engine.to_lowercase();
+        let kind = match via {
+            Via::Library => "app",
+            Via::Cli(_) => "cli",
+        };
+        let repo = format!("imgctl-cleanup-{e}/{kind}");
+        let base = FixtureImage::new(&format!("cleanup-base-{kind}-{e}"))
+            .layer_with_file(
+                "base/shared.bin",
+                &noise(&format!("base-{kind}-{e}"), 40_000),
+            )
+            .created(day(0))
+            .build()
+            .unwrap();
+        // Sizes differ, so that a wrong layer would show in the sum.
+        let versions: Vec<ArchiveImage> = (1..=7)
+            .map(|v| {
+                app_image(
+                    &format!("cleanup-{kind}-{e}-v{v}"),
+                    Some(&base),
+                    day(v),
+                    2_000 + 1_000 * v as usize,
+                    &[&format!("{repo}:v{v}")],
+                )
+            })
+            .collect();
+        let ids: Vec<String> = versions.iter().map(ArchiveImage::id).collect();
+        assert_eq!(
+            ids.iter().collect::<BTreeSet<_>>().len(),
+            7,
+            "distinct images"
+        );
+        EightTags {
+            container: format!("imgctl-cleanup-{e}-{kind}-v1-user"),
+            repo,
+            versions,
+            ids,
+        }
+    }
+
+    fn tag(&self, tag: &str) -> String {
+        format!("{}:{tag}", self.repo)
+    }
+
+    async fn set_up(&self, service: &DockerImageService, harness: &DockerHarness) {
+        load(service, &self.versions).await;
+        service
+            .tag(&self.tag("v4"), &self.tag("production"))
             .await
             .unwrap();
-        let mut tags_total: Vec<String> = present(service, &ids)
+        harness
+            .create_container(&self.tag("v1"), &self.container)
+            .await
+            .unwrap();
+        let tags: Vec<String> = present(service, &self.ids)
             .await
             .into_values()
             .flatten()
             .collect();
-        tags_total.sort();
-        assert_eq!(
-            tags_total.len(),
-            8,
-            "the repository has 8 tags: {tags_total:?}"
-        );
+        assert_eq!(tags.len(), 8, "the repository has 8 tags: {tags:?}");
+    }
 
-        let policy = single_rule(&repo, 3, &["production"]);
-        let before_plan = present(service, &ids).await;
-        let plan = plan_now(service, &policy).await;
-        // Planning is the dry run: it changes nothing on the engine.
-        assert_eq!(
-            present(service, &ids).await,
-            before_plan,
-            "the plan removed nothing"
-        );
-        let users = service.containers_using(&ids[0]).await.unwrap();
-        assert_eq!(users.len(), 1, "the container is still there: {users:?}");
-
+    /// Checks every action and reason of `plan`.
+    fn check_plan(&self, plan: &CleanupPlan) {
+        let (ids, tag) = (&self.ids, |t: &str| self.tag(t));
         // Exactly the other 3 tags go, oldest-ranked last.
         assert_eq!(
-            untags(&plan),
+            untags(plan),
             vec![
                 (tag("v4"), ids[3].clone()),
                 (tag("v3"), ids[2].clone()),
@@ -364,10 +436,10 @@ async fn eight_tags_once(
 
         // Why each of the others stays.
         let in_use = KeepReason::InUse {
-            containers: vec![container.clone()],
+            containers: vec![self.container.clone()],
         };
         assert_eq!(
-            kept_of(&plan, &ids[0]),
+            kept_of(plan, &ids[0]),
             Some(&KeptImage {
                 image_id: ids[0].clone(),
                 tags: vec![KeptTag {
@@ -382,7 +454,7 @@ async fn eight_tags_once(
             glob: "production".into(),
         };
         assert_eq!(
-            kept_of(&plan, &ids[3]),
+            kept_of(plan, &ids[3]),
             Some(&KeptImage {
                 image_id: ids[3].clone(),
                 tags: vec![KeptTag {
@@ -399,7 +471,7 @@ async fn eight_tags_once(
                 rank,
             };
             assert_eq!(
-                kept_of(&plan, &ids[index]),
+                kept_of(plan, &ids[index]),
                 Some(&KeptImage {
                     image_id: ids[index].clone(),
                     tags: vec![KeptTag {
@@ -410,32 +482,147 @@ async fn eight_tags_once(
                 })
             );
         }
-        assert!(kept_of(&plan, &ids[1]).is_none() && kept_of(&plan, &ids[2]).is_none());
+        assert!(kept_of(plan, &ids[1]).is_none() && kept_of(plan, &ids[2]).is_none());
 
         // The space: the own layers of v2 and v3; the shared base stays.
         let released: BTreeSet<&str> = plan.layers.iter().map(|l| l.chain_id.as_str()).collect();
-        let (top2, top3) = (top_chain(&versions[1]), top_chain(&versions[2]));
+        let (top2, top3) = (top_chain(&self.versions[1]), top_chain(&self.versions[2]));
         assert_eq!(released, BTreeSet::from([top2.as_str(), top3.as_str()]));
         assert!(plan.layers.iter().all(|l| l.size > 0), "{:?}", plan.layers);
         assert_eq!(
             plan.freed_bytes,
             plan.layers.iter().map(|l| l.size).sum::<u64>()
         );
+    }
 
-        let usage_before = service.disk_usage().await.unwrap();
-        let report = execute(service, &plan).await;
-        let usage_after = service.disk_usage().await.unwrap();
+    /// What is left after the cleanup: v1 (used), production, v5..v7.
+    async fn check_left(&self, service: &DockerImageService) {
+        let ids = &self.ids;
+        let expected: BTreeMap<String, Vec<String>> = [
+            (ids[0].clone(), vec![self.tag("v1")]),
+            (ids[3].clone(), vec![self.tag("production")]),
+            (ids[4].clone(), vec![self.tag("v5")]),
+            (ids[5].clone(), vec![self.tag("v6")]),
+            (ids[6].clone(), vec![self.tag("v7")]),
+        ]
+        .into();
+        assert_eq!(present(service, ids).await, expected);
+        let users = service.containers_using(&ids[0]).await.unwrap();
+        assert_eq!(users.len(), 1, "the container is still there: {users:?}");
+    }
+}
+
+async fn eight_tags_once(
+    engine: &'static str,
+    env: &EngineEnv,
+    service: &DockerImageService,
+    harness: &DockerHarness,
+    via: &Via,
+) -> Measured {
+    let scene = EightTags::new(engine, via);
+    let policy = single_rule(&scene.repo, 3, &["production"]);
+    let body = async {
+        scene.set_up(service, harness).await;
+        let before_plan = present(service, &scene.ids).await;
+        let plan = plan_now(service, &policy).await;
+        scene.check_plan(&plan);
+        // Planning is the dry run: it changes nothing on the engine.
+        assert_eq!(
+            present(service, &scene.ids).await,
+            before_plan,
+            "the plan removed nothing"
+        );
+
+        let (usage_before, usage_after, reported) = match via {
+            Via::Library => {
+                let usage_before = service.disk_usage().await.unwrap();
+                let report = execute(service, &plan).await;
+                let usage_after = service.disk_usage().await.unwrap();
+                assert!(report.is_complete(), "{report:#?}");
+                assert_eq!(report.counts(), (5, 0, 0));
+                assert!(matches!(report.outcomes[3].outcome, Outcome::AlreadyDone));
+                assert_eq!(report.freed_bytes, Some(plan.freed_bytes), "{report:#?}");
+                (
+                    usage_before,
+                    usage_after,
+                    format!("{:?}", report.freed_bytes),
+                )
+            }
+            Via::Cli(imgctl) => {
+                let args = [
+                    "cleanup",
+                    "--repository",
+                    scene.repo.as_str(),
+                    "--keep-last",
+                    "3",
+                    "--keep",
+                    "production",
+                ];
+                let dry = run_imgctl(imgctl, env, &[&args[..], &["--dry-run"]].concat()).await;
+                assert_eq!(dry.code, Some(0), "{dry:#?}");
+                check_cli_plan(&scene, &plan, &dry.out);
+                assert_eq!(
+                    present(service, &scene.ids).await,
+                    before_plan,
+                    "--dry-run removed nothing"
+                );
+                let usage_before = service.disk_usage().await.unwrap();
+                let run = run_imgctl(imgctl, env, &[&args[..], &["-f"]].concat()).await;
+                let usage_after = service.disk_usage().await.unwrap();
+                assert_eq!(run.code, Some(0), "{run:#?}");
+                assert_eq!(run.err, "", "nothing refused or changed");
+                let short = |i: usize| image_core::short_id(&scene.ids[i]).to_string();
+                let mut lines: Vec<&str> = run.out.lines().collect();
+                let total = lines.pop().unwrap_or_default();
+                let untagged: Vec<&str> = lines
+                    .iter()
+                    .copied()
+                    .filter(|l| l.starts_with("Untagged: "))
+                    .collect();
+                assert_eq!(
+                    untagged,
+                    ["v4", "v3", "v2"]
+                        .map(|t| format!("Untagged: {}", scene.tag(t)))
+                        .iter()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>(),
+                    "{}",
+                    run.out
+                );
+                for i in [1, 2] {
+                    assert!(
+                        lines.contains(&format!("Deleted: {}", scene.ids[i]).as_str()),
+                        "v{} ({}) deleted: {}",
+                        i + 1,
+                        short(i),
+                        run.out
+                    );
+                }
+                assert_eq!(
+                    total,
+                    format!("Total reclaimed space: {}", human_size(plan.freed_bytes)),
+                    "{}",
+                    run.out
+                );
+                (usage_before, usage_after, total.to_string())
+            }
+        };
         let engine_freed = usage_before.layers_size as i128 - usage_after.layers_size as i128;
         note(&format!(
-            "MEASURED engine {engine} (API {}): plan.freed_bytes = {}, engine layers_size {} -> {} (freed {engine_freed}), report.freed_bytes = {:?}",
+            "MEASURED engine {engine} (API {}, {}): plan.freed_bytes = {}, engine layers_size {} -> {} (freed {engine_freed}), reported {reported}",
             service.api_version(),
+            match via {
+                Via::Library => "library",
+                Via::Cli(_) => "imgctl cleanup",
+            },
             plan.freed_bytes,
             usage_before.layers_size,
             usage_after.layers_size,
-            report.freed_bytes
         ));
-        let (others_before, others_after) =
-            (foreign(&usage_before, &ids), foreign(&usage_after, &ids));
+        let (others_before, others_after) = (
+            foreign(&usage_before, &scene.ids),
+            foreign(&usage_after, &scene.ids),
+        );
         if others_before != others_after && engine_freed != i128::from(plan.freed_bytes) {
             let appeared: Vec<_> = others_after
                 .keys()
@@ -456,36 +643,150 @@ async fn eight_tags_once(
             "engine {engine}: the engine's layers_size fell by {engine_freed}, the plan said {}",
             plan.freed_bytes
         );
-        assert!(report.is_complete(), "{report:#?}");
-        assert_eq!(report.counts(), (5, 0, 0));
-        assert_eq!(report.freed_bytes, Some(plan.freed_bytes), "{report:#?}");
-        assert!(matches!(report.outcomes[3].outcome, Outcome::AlreadyDone));
-
-        // What is left: v1 (used), production, v5..v7.
-        let left = present(service, &ids).await;
-        let expected: BTreeMap<String, Vec<String>> = [
-            (ids[0].clone(), vec![tag("v1")]),
-            (ids[3].clone(), vec![tag("production")]),
-            (ids[4].clone(), vec![tag("v5")]),
-            (ids[5].clone(), vec![tag("v6")]),
-            (ids[6].clone(), vec![tag("v7")]),
-        ]
-        .into();
-        assert_eq!(left, expected);
+        scene.check_left(service).await;
         Measured::Exact
     };
-    let mut leftovers = ids.clone();
-    leftovers.push(tag("production"));
+    let mut leftovers = scene.ids.clone();
+    leftovers.push(scene.tag("production"));
     guarded(
         body,
         clear(
             service,
             harness,
-            std::slice::from_ref(&container),
+            std::slice::from_ref(&scene.container),
             &leftovers,
         ),
     )
     .await
+}
+
+/// What one run of `imgctl` printed, and its exit code.
+#[derive(Debug)]
+struct Run {
+    out: String,
+    err: String,
+    code: Option<i32>,
+}
+
+/// Runs `imgctl -H <engine> ARGS` with no docker config and no terminal.
+async fn run_imgctl(imgctl: &std::path::Path, env: &EngineEnv, args: &[&str]) -> Run {
+    let output = tokio::process::Command::new(imgctl)
+        .arg("-H")
+        .arg(&env.host)
+        .args(args)
+        .env_remove("DOCKER_HOST")
+        .env(
+            "DOCKER_CONFIG",
+            std::env::temp_dir().join("imgctl-cleanup-no-config"),
+        )
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    Run {
+        out: String::from_utf8(output.stdout).unwrap(),
+        err: String::from_utf8(output.stderr).unwrap(),
+        code: output.status.code(),
+    }
+}
+
+/// Sizes as docker prints them (go-units `HumanSize`: decimal units, 4
+/// significant digits).
+fn human_size(bytes: u64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < units.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    let digits = if value >= 100.0 {
+        1
+    } else if value >= 10.0 {
+        2
+    } else {
+        3
+    };
+    let text = format!("{value:.digits$}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    };
+    format!("{text}{}", units[unit])
+}
+
+/// `imgctl cleanup --dry-run`'s table holds the plan: each untag, delete
+/// and kept tag with its reason, and the space to free.
+fn check_cli_plan(scene: &EightTags, plan: &CleanupPlan, out: &str) {
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .skip(1)
+        .take_while(|line| !line.is_empty())
+        .map(|line| {
+            line.split("  ")
+                .map(str::trim)
+                .filter(|cell| !cell.is_empty())
+                .collect()
+        })
+        .collect();
+    // (repository, tag, image, action, reason) of each row.
+    let mut got: Vec<(String, String, String, String, String)> = rows
+        .iter()
+        .map(|row| {
+            assert_eq!(
+                row.len(),
+                7,
+                "REPOSITORY TAG IMAGE ID CREATED SIZE ACTION REASON: {row:?}\n{out}"
+            );
+            (
+                row[0].to_string(),
+                row[1].to_string(),
+                row[2].to_string(),
+                row[5].to_string(),
+                row[6].to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    let short = |i: usize| image_core::short_id(&scene.ids[i]).to_string();
+    let row = |repo: &str, tag: &str, i: usize, action: &str, reason: &str| {
+        (
+            repo.to_string(),
+            tag.to_string(),
+            short(i),
+            action.to_string(),
+            reason.to_string(),
+        )
+    };
+    let repo = scene.repo.as_str();
+    let mut expected = vec![
+        row(repo, "v4", 3, "untag", "not in the newest 3 (#4)"),
+        row(repo, "v3", 2, "untag", "not in the newest 3 (#5)"),
+        row(repo, "v2", 1, "untag", "not in the newest 3 (#6)"),
+        row("<none>", "<none>", 2, "delete", "all its tags are removed"),
+        row("<none>", "<none>", 1, "delete", "all its tags are removed"),
+        row(
+            repo,
+            "v1",
+            0,
+            "keep",
+            &format!("in use by {}", scene.container),
+        ),
+        row(repo, "production", 3, "keep", "protected by production"),
+        row(repo, "v5", 4, "keep", "within the newest 3 (#3)"),
+        row(repo, "v6", 5, "keep", "within the newest 3 (#2)"),
+        row(repo, "v7", 6, "keep", "within the newest 3 (#1)"),
+    ];
+    expected.sort();
+    assert_eq!(got, expected, "{out}");
+    assert!(
+        out.ends_with(&format!(
+            "\nTotal space to free: {}\n",
+            human_size(plan.freed_bytes)
+        )),
+        "{out}"
+    );
 }
 
 /// A plan untags `racy:old`; before it is carried out, a pull makes
