@@ -125,4 +125,56 @@ async fn mutating_requests_are_audited_without_secrets() {
     assert_eq!(fields(2)["target_image"], "redis:7-alpine");
     assert_eq!(fields(2)["outcome"], "ok");
     assert_eq!(fields(2)["streamed"], true);
+
+    // A cleanup request, and a scheduled cleanup, which writes the same
+    // record with method SCHEDULED.
+    let state = AppState::new(
+        Arc::new(MemoryImageService::demo().unwrap()),
+        Settings::new(Token::new(TOKEN).unwrap()),
+    )
+    .unwrap();
+    let app = image_http::app(state.clone());
+    let policy = json!({"rules": [{"repository": ["*"], "keep": ["latest"], "older_than": "24h"}]});
+    send(
+        &app,
+        post_json("/api/v1/cleanup", &json!({"policy": policy})),
+    )
+    .await;
+    let task = image_http::cleanup::spawn(
+        &state,
+        image_http::cleanup::Schedule {
+            policy: serde_json::from_value(policy).unwrap(),
+            every: std::time::Duration::from_millis(20),
+        },
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while state.cleanup_runs.newest_first().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no scheduled run");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    state.shutdown.cancel();
+    task.await.unwrap();
+
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let records: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|l| l["target"] == "imgd::audit")
+        .map(|l| l["fields"].clone())
+        .collect();
+    let request = &records[3];
+    assert_eq!(request["route"], "/api/v1/cleanup");
+    assert_eq!(request["method"], "POST");
+    assert_eq!(request["target_image"], "dry_run=true repositories=*");
+    assert_eq!(request["outcome"], "ok");
+    let scheduled = &records[4];
+    assert_eq!(scheduled["route"], "cleanup");
+    assert_eq!(scheduled["method"], "SCHEDULED");
+    assert_eq!(scheduled["outcome"], "ok", "{scheduled}");
+    let target = scheduled["target_image"].as_str().unwrap();
+    assert!(
+        target.starts_with("planned=3 done=3 refused=0 changed=0"),
+        "{target}"
+    );
+    assert!(scheduled["duration_ms"].as_f64().is_some());
 }

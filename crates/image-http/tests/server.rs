@@ -179,3 +179,177 @@ async fn https_with_rustls() {
     assert!(!matches!(plain, Ok(Ok(ref r)) if r.status() == 200));
     served.stop().await;
 }
+
+/// Runs the `imgd` binary with `args` until it exits (at most 30 s).
+fn imgd_exits(args: &[&str]) -> std::process::Output {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_imgd"))
+        .args(args)
+        .env("IMGD_TOKEN", support::TOKEN)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("imgd {args:?} did not exit within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_bad_cleanup_policy_is_a_start_up_error_naming_the_line() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("imgd-bad-policy");
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("policy.toml");
+    std::fs::write(
+        &bad,
+        "[[rules]]\nrepository = [\"myapp\"]\nolder_than = \"30d\"\n",
+    )
+    .unwrap();
+    let bad = bad.to_str().unwrap();
+    let common = ["--backend", "memory", "--listen", "127.0.0.1:0"];
+    let output = imgd_exits(
+        &[
+            &common[..],
+            &["--cleanup-policy", bad, "--cleanup-every", "24h"],
+        ]
+        .concat(),
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(bad), "{stderr}");
+    assert!(stderr.contains("line 3"), "{stderr}");
+    assert!(stderr.contains("not a Go duration"), "{stderr}");
+
+    let missing = dir.join("missing.toml");
+    let output = imgd_exits(
+        &[
+            &common[..],
+            &[
+                "--cleanup-policy",
+                missing.to_str().unwrap(),
+                "--cleanup-every",
+                "24h",
+            ],
+        ]
+        .concat(),
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot read retention policy"), "{stderr}");
+
+    // Each flag needs the other, and the period is a Go duration.
+    for args in [
+        &["--cleanup-policy", bad][..],
+        &["--cleanup-every", "24h"][..],
+        &["--cleanup-policy", bad, "--cleanup-every", "1d"][..],
+    ] {
+        let output = imgd_exits(&[&common[..], args].concat());
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+    }
+}
+
+#[tokio::test]
+async fn imgd_runs_the_scheduled_cleanup_and_stops_it_on_sigterm() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("imgd-schedule");
+    std::fs::create_dir_all(&dir).unwrap();
+    let policy = dir.join("policy.toml");
+    std::fs::write(
+        &policy,
+        "# Tags of one-segment repositories older than a day go, except latest.\n\
+         [[rules]]\nrepository = [\"*\"]\nkeep = [\"latest\"]\nolder_than = \"24h\"\n",
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    /// Kills imgd if the test fails before it exits.
+    struct Imgd(std::process::Child);
+    impl Drop for Imgd {
+        fn drop(&mut self) {
+            if let Ok(None) = self.0.try_wait() {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+    }
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_imgd"))
+        .args([
+            "--backend",
+            "memory",
+            "--demo",
+            "--listen",
+            &addr.to_string(),
+        ])
+        .args([
+            "--cleanup-policy",
+            policy.to_str().unwrap(),
+            "--cleanup-every",
+            "200ms",
+        ])
+        .env("IMGD_TOKEN", support::TOKEN)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut imgd = Imgd(child);
+    let http = Http::plain(addr);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let reports = loop {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            let reports = http.get("/api/v1/cleanup/reports").await.json();
+            if !reports["reports"].as_array().unwrap().is_empty() {
+                break reports;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no scheduled run within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(reports["schedule"]["every"], "0.2s");
+    let run = reports["reports"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(run["error"], Value::Null, "{run}");
+    let outcomes = run["report"]["outcomes"].as_array().unwrap();
+    assert!(!outcomes.is_empty(), "{run}");
+    assert_eq!(
+        http.get("/api/v1/images/debian%3Abookworm").await.status,
+        404
+    );
+    assert_eq!(http.get("/api/v1/images/alpine%3Alatest").await.status, 200);
+
+    // SIGTERM: the schedule stops with the server, and imgd exits cleanly.
+    let pid = imgd.0.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = imgd.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "imgd still runs 20 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}");
+}
