@@ -1,7 +1,8 @@
 //! imgd end to end on the real private engines (API 1.41 and 1.45): the
 //! router served on an ephemeral port over `DockerImageService`, driven over
 //! HTTP (behind image-core's list cache, as `imgd` serves it): load, list, inspect, tag, push to and pull from the local open
-//! registry as NDJSON, remove, prune dry run, save. Gated on the harness's
+//! registry as NDJSON, outdated, remove, prune dry run, save, a cleanup
+//! planned and carried out. Gated on the harness's
 //! environment like image-docker's tests: a SKIP line when unset, a panic
 //! under `CI=true`. Image names are unique to this test (`imgd-e2e-*`), so
 //! other suites running on the same engines are not disturbed.
@@ -202,6 +203,21 @@ async fn round_trip(engine: &str) {
         200
     );
 
+    // Just pulled: the tag is what the registry serves.
+    let fresh = http
+        .get(&format!("/api/v1/images/{}/outdated", segment(&v2)))
+        .await;
+    assert_eq!(
+        fresh.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&fresh.body)
+    );
+    let fresh = fresh.json();
+    assert_eq!(fresh["status"], "up_to_date", "{fresh}");
+    assert_eq!(fresh["image"], v2.as_str());
+    assert_eq!(fresh["local_digest"], fresh["registry_digest"], "{fresh}");
+
     // A tag the registry does not have: an error, as a status or the
     // stream's last line, never success.
     let absent = http
@@ -245,6 +261,55 @@ async fn round_trip(engine: &str) {
     }
     let after = http.get("/api/v1/images?all=true").await.json()["total"].clone();
     assert_eq!(before, after);
+
+    // A retention policy over this test's repository: the dry run plans the
+    // untag and the delete and changes nothing; carried out, both are done.
+    let policy = json!({"rules": [{"repository": [repo], "older_than": "1h"}]});
+    let dry = http
+        .json("POST", "/api/v1/cleanup", &json!({"policy": policy}))
+        .await;
+    assert_eq!(dry.status, 200, "{}", String::from_utf8_lossy(&dry.body));
+    let dry = dry.json();
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(
+        dry["plan"]["actions"],
+        json!([
+            {"action": "untag", "reference": v2, "image_id": id,
+             "reason": {"kind": "expired", "rule": 0, "rank": 1, "older_than": "1h"}},
+            {"action": "delete", "image_id": id, "reason": {"kind": "all_tags_removed"}},
+        ]),
+        "{dry}"
+    );
+    assert_eq!(
+        http.get(&format!("/api/v1/images/{}", segment(&v2)))
+            .await
+            .status,
+        200,
+        "a dry run removed the image"
+    );
+    let real = http
+        .json(
+            "POST",
+            "/api/v1/cleanup",
+            &json!({"policy": policy, "dry_run": false}),
+        )
+        .await
+        .json();
+    let outcomes = real["report"]["outcomes"].as_array().unwrap();
+    assert_eq!(outcomes.len(), 2, "{real}");
+    for outcome in outcomes {
+        let status = outcome["outcome"]["status"].as_str().unwrap();
+        assert!(["done", "already_done"].contains(&status), "{real}");
+    }
+    for name in [v2.as_str(), id.as_str()] {
+        assert_eq!(
+            http.get(&format!("/api/v1/images/{}", segment(name)))
+                .await
+                .status,
+            404,
+            "{name} is gone"
+        );
+    }
 
     // Clean up, then look at what the metrics saw.
     let _ = http
