@@ -797,6 +797,7 @@ function outcomeItem({ action, outcome }) {
     case 'already_done': text = `${verb} ${what} (with an earlier step)`; break;
     case 'refused': text = `Refused: ${what}: ${outcome.error}`; break;
     case 'changed': text = `Skipped ${what}: ${outcome.detail}`; break;
+    case 'unplanned': text = `${verb} ${what}, and more than planned: ${outcome.detail}`; break;
     default: text = `${what}: ${outcome?.status ?? 'unknown'}`;
   }
   return h('li', { 'data-testid': 'cleanup-outcome', 'data-status': outcome?.status ?? '', text });
@@ -813,7 +814,8 @@ $('cleanup-confirm').addEventListener('click', async () => {
     const count = (...statuses) => outcomes.filter((o) => statuses.includes(o.outcome?.status)).length;
     const freed = answer.report?.freed_bytes;
     const summary = `Cleaned up: ${count('done', 'already_done')} done, ${count('refused')} refused, `
-      + `${count('changed')} skipped as changed since the plan; `
+      + `${count('changed')} skipped as changed since the plan, `
+      + `${count('unplanned')} removed more than planned; `
       + `${freed == null ? 'the space freed is unknown' : `${humanSize(freed, 4)} freed`}.`;
     cleanupPlanned = null;
     $('cleanup-plan-wrap').hidden = true;

@@ -13,8 +13,9 @@
 //! `-f`, then carries the plan out without force, so that the engine still
 //! refuses anything in use, and reports each action: `Untagged:` and
 //! `Deleted:` lines as `rmi` prints them, `Refused:` with the engine's
-//! error, and `Changed since the plan:` for a tag that now names another
-//! image (it is left alone). It ends with `Total reclaimed space: SIZE` and
+//! error, `Changed since the plan:` for a tag that now names another
+//! image (it is left alone), and `Removed beyond the plan:` when a pull moved
+//! a tag in the instant before its untag. It ends with `Total reclaimed space: SIZE` and
 //! exits 1 when anything was refused or changed.
 
 use std::collections::HashMap;
@@ -84,20 +85,16 @@ pub async fn run(service: &dyn ImageService, args: &CleanupArgs, io: &mut Io<'_>
     let mut failed = false;
     for action in &outcome.outcomes {
         match &action.outcome {
-            Outcome::Done { removed } => {
-                for record in removed {
-                    let _ = match record {
-                        RemoveAction::Untagged(reference) => {
-                            writeln!(io.out, "Untagged: {reference}")
-                        }
-                        RemoveAction::Deleted(id) => writeln!(io.out, "Deleted: {id}"),
-                    };
-                }
-            }
+            Outcome::Done { removed } => print_records(io, removed),
             Outcome::AlreadyDone => {}
             Outcome::Refused { error, .. } => {
                 failed = true;
                 let _ = writeln!(io.err, "Refused: {}: {error}", subject(&action.action));
+            }
+            Outcome::Unplanned { removed, detail } => {
+                failed = true;
+                print_records(io, removed);
+                let _ = writeln!(io.err, "Removed beyond the plan: {detail}");
             }
             Outcome::Changed { detail } => {
                 failed = true;
@@ -118,6 +115,16 @@ pub async fn run(service: &dyn ImageService, args: &CleanupArgs, io: &mut Io<'_>
         ExitStatus::Failure
     } else {
         ExitStatus::Success
+    }
+}
+
+/// The engine's records, as `rmi` prints them.
+fn print_records(io: &mut Io<'_>, removed: &[RemoveAction]) {
+    for record in removed {
+        let _ = match record {
+            RemoveAction::Untagged(reference) => writeln!(io.out, "Untagged: {reference}"),
+            RemoveAction::Deleted(id) => writeln!(io.out, "Deleted: {id}"),
+        };
     }
 }
 

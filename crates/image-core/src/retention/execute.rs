@@ -41,7 +41,7 @@ impl CleanupReport {
             match outcome.outcome {
                 Outcome::Done { .. } | Outcome::AlreadyDone => counts.0 += 1,
                 Outcome::Refused { .. } => counts.1 += 1,
-                Outcome::Changed { .. } => counts.2 += 1,
+                Outcome::Changed { .. } | Outcome::Unplanned { .. } => counts.2 += 1,
             }
         }
         counts
@@ -84,6 +84,16 @@ pub enum Outcome {
         /// What differs.
         detail: String,
     },
+    /// The engine did it but removed more than the plan meant: the tag was
+    /// moved to another image between the last check and the untag (Docker
+    /// cannot untag a name only if it still names a given image), and that
+    /// image went with it.
+    Unplanned {
+        /// The engine's untag and delete records.
+        removed: Vec<RemoveAction>,
+        /// What was removed beyond the plan.
+        detail: String,
+    },
 }
 
 impl Outcome {
@@ -115,6 +125,12 @@ pub async fn execute(service: &dyn ImageService, plan: &CleanupPlan) -> CleanupR
         .iter()
         .map(|layer| (layer.chain_id.as_str(), layer.size))
         .collect();
+    // What the plan may delete: its images and their layers.
+    let planned: BTreeSet<&str> = plan
+        .deletes()
+        .chain(plan.untags().map(|(_, image_id)| image_id))
+        .chain(sizes.keys().copied())
+        .collect();
     let mut deleted_images: BTreeSet<Digest> = BTreeSet::new();
     let mut deleted_layers: BTreeSet<Digest> = BTreeSet::new();
     let mut outcomes = Vec::with_capacity(plan.actions.len());
@@ -124,13 +140,13 @@ pub async fn execute(service: &dyn ImageService, plan: &CleanupPlan) -> CleanupR
                 reference,
                 image_id,
                 ..
-            } => untag(service, reference, image_id).await,
+            } => untag(service, reference, image_id, &planned).await,
             PlannedAction::Delete { image_id, .. } if deleted_images.contains(image_id) => {
                 Outcome::AlreadyDone
             }
             PlannedAction::Delete { image_id, .. } => delete(service, image_id).await,
         };
-        if let Outcome::Done { removed } = &outcome {
+        if let Outcome::Done { removed } | Outcome::Unplanned { removed, .. } = &outcome {
             for record in removed {
                 if let RemoveAction::Deleted(id) = record {
                     if sizes.contains_key(id.as_str()) {
@@ -157,7 +173,19 @@ pub async fn execute(service: &dyn ImageService, plan: &CleanupPlan) -> CleanupR
     }
 }
 
-async fn untag(service: &dyn ImageService, reference: &str, image_id: &str) -> Outcome {
+/// Untags `reference` if it still names `image_id` and the image is
+/// unused. The tag is looked up right before the untag, which leaves one
+/// round trip in which a pull can move it; the engine's records then show
+/// an image outside the plan, reported as [`Outcome::Unplanned`].
+async fn untag(
+    service: &dyn ImageService,
+    reference: &str,
+    image_id: &str,
+    planned: &BTreeSet<&str>,
+) -> Outcome {
+    if let Some(outcome) = in_use(service, image_id).await {
+        return outcome;
+    }
     match service.inspect(reference).await {
         Ok(details) if details.id != image_id => {
             return Outcome::changed(format!(
@@ -172,11 +200,28 @@ async fn untag(service: &dyn ImageService, reference: &str, image_id: &str) -> O
         }
         Err(err) => return Outcome::refused(&err),
     }
-    if let Some(outcome) = in_use(service, image_id).await {
-        return outcome;
-    }
     match service.remove(reference, &RemoveOptions::default()).await {
-        Ok(removed) => Outcome::Done { removed },
+        Ok(removed) => {
+            let beyond: Vec<&str> = removed
+                .iter()
+                .filter_map(|record| match record {
+                    RemoveAction::Deleted(id) if !planned.contains(id.as_str()) => {
+                        Some(short_id(id))
+                    }
+                    _ => None,
+                })
+                .collect();
+            if beyond.is_empty() {
+                Outcome::Done { removed }
+            } else {
+                let detail = format!(
+                    "{reference} was moved to another image just before the untag, and the \
+                     engine deleted {} with it",
+                    beyond.join(", ")
+                );
+                Outcome::Unplanned { removed, detail }
+            }
+        }
         Err(err) => Outcome::refused(&err),
     }
 }
@@ -227,6 +272,8 @@ async fn in_use(service: &dyn ImageService, image_id: &str) -> Option<Outcome> {
                 names.join(", ")
             )))
         }
+        // A gone image is for the caller's lookup to report.
+        Err(err) if err.is_not_found() => None,
         Err(err) => Some(Outcome::refused(&err)),
     }
 }

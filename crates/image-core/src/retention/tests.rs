@@ -836,3 +836,40 @@ async fn execute_reports_refusals_and_unreported_layers() {
     assert_eq!(report.freed_bytes, None);
     assert_eq!(report.counts().1, 1);
 }
+
+#[tokio::test]
+async fn an_image_deleted_beyond_the_plan_is_reported() {
+    use crate::mock::MockImageService;
+    use crate::model::ImageDetails;
+
+    let (snapshot, policy) = scenario();
+    let plan = make_plan(&snapshot, &policy, now()).unwrap();
+    let real = MemoryImageService::from_snapshot(&snapshot, Arc::new(SystemClock)).unwrap();
+    let details: Vec<ImageDetails> = vec![
+        real.inspect("app:1").await.unwrap(),
+        real.inspect("app:2").await.unwrap(),
+    ];
+    let mut engine = MockImageService::new();
+    engine.expect_inspect().returning(move |name| match name {
+        "app:1" => Ok(details[0].clone()),
+        "app:2" => Ok(details[1].clone()),
+        _ => Err(ImageError::not_found(name)),
+    });
+    engine.expect_containers_using().returning(|_| Ok(vec![]));
+    // A pull moved `app:2` to a fresh image between the check and the
+    // untag: the engine deletes that image.
+    let fresh = format!("sha256:{}", "f".repeat(64));
+    engine.expect_remove().returning(move |name, _| {
+        Ok(vec![
+            RemoveAction::Untagged(name.to_string()),
+            RemoveAction::Deleted(fresh.clone()),
+        ])
+    });
+    let report = execute(&engine, &plan).await;
+    let Outcome::Unplanned { detail, .. } = &report.outcomes[0].outcome else {
+        panic!("{:?}", report.outcomes[0]);
+    };
+    assert!(detail.contains("ffffffffffff"), "{detail}");
+    assert!(!report.is_complete());
+    assert!(report.counts().2 >= 1);
+}
