@@ -480,6 +480,44 @@ pub(crate) fn layer_sizes(diff_ids: &[String], history: &[HistoryEntry]) -> Vec<
         .collect()
 }
 
+/// Layer sizes made exact where the engine pins them: `stack_sizes` maps
+/// the top chain ID of every local image to that image's size, which is the
+/// sum of its layer stack. Between two pinned depths (the bottom, each
+/// layer that is some image's top, and the image's own top) the layers'
+/// total is known; a single layer there gets it exactly, several keep the
+/// history's guess (`guessed`, from [`layer_sizes`]) when it adds up, and
+/// otherwise the total goes to the layer the history sized largest (the
+/// last one when it sized none).
+pub(crate) fn pinned_layer_sizes(
+    chains: &[String],
+    guessed: &[u64],
+    stack_sizes: &HashMap<String, u64>,
+) -> Vec<u64> {
+    let mut sizes: Vec<u64> = guessed.to_vec();
+    sizes.resize(chains.len(), 0);
+    let mut start = 0usize;
+    let mut below = 0u64;
+    for (depth, chain) in chains.iter().enumerate() {
+        let Some(&stack) = stack_sizes.get(chain) else {
+            continue;
+        };
+        let total = stack.saturating_sub(below);
+        let segment = &mut sizes[start..=depth];
+        if segment.iter().sum::<u64>() != total {
+            let largest = segment
+                .iter()
+                .enumerate()
+                .max_by_key(|(index, size)| (**size, *index))
+                .map_or(0, |(index, _)| index);
+            segment.iter_mut().for_each(|size| *size = 0);
+            segment[largest] = total;
+        }
+        start = depth + 1;
+        below = stack.max(below);
+    }
+    sizes
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -1687,5 +1725,40 @@ mod tests {
         let history = vec![step("x", 5), step("y", 3)];
         assert_eq!(layer_sizes(&diff_ids, &history), vec![3, 0, 5]);
         assert_eq!(layer_sizes(&[], &[]), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn pinned_sizes_follow_the_images_that_end_at_each_layer() {
+        let chains: Vec<String> = (0..4).map(|i| format!("sha256:{i:064}")).collect();
+        // The history's guess moved 3 bytes to the wrong zero-size layer.
+        let guessed = vec![100, 3, 0, 50];
+        // Intermediate images end at every depth (the classic builder).
+        let stacks: HashMap<String, u64> = [
+            (chains[0].clone(), 100),
+            (chains[1].clone(), 100),
+            (chains[2].clone(), 103),
+            (chains[3].clone(), 153),
+        ]
+        .into();
+        assert_eq!(
+            pinned_layer_sizes(&chains, &guessed, &stacks),
+            vec![100, 0, 3, 50]
+        );
+        // Only the image itself: the guess stands when it adds up.
+        let own: HashMap<String, u64> = [(chains[3].clone(), 153)].into();
+        assert_eq!(pinned_layer_sizes(&chains, &guessed, &own), guessed);
+        // When it does not, the total goes to the largest guess.
+        let off: HashMap<String, u64> = [(chains[3].clone(), 160)].into();
+        assert_eq!(
+            pinned_layer_sizes(&chains, &guessed, &off),
+            vec![160, 0, 0, 0]
+        );
+        // A pinned prefix and a guessed rest.
+        let prefix: HashMap<String, u64> =
+            [(chains[1].clone(), 103), (chains[3].clone(), 153)].into();
+        assert_eq!(
+            pinned_layer_sizes(&chains, &guessed, &prefix),
+            vec![100, 3, 0, 50]
+        );
     }
 }

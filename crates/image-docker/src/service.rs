@@ -24,6 +24,7 @@ use bytes::Bytes;
 use chrono::Utc;
 use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt};
+use image_core::archive::chain_ids;
 use image_core::memory::{EngineSnapshot, SnapshotImage, SnapshotLayer};
 use image_core::reference::{self, AnyReference, Reference};
 use image_core::{
@@ -267,19 +268,35 @@ impl DockerImageService {
     async fn engine_snapshot(&self) -> Result<EngineSnapshot> {
         let (images, containers) =
             futures::try_join!(self.engine_images(true), self.all_containers())?;
-        let images: Vec<Option<SnapshotImage>> = stream::iter(images)
+        let found: Vec<Option<(ImageDetails, Vec<HistoryEntry>)>> = stream::iter(images)
             .map(|image| async move {
-                let found = futures::try_join!(self.inspect(&image.id), self.history(&image.id));
-                let (details, history) = match found {
-                    Ok(found) => found,
-                    Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
-                    Err(error) => return Err(error),
-                };
-                let sizes = convert::layer_sizes(&details.root_fs.layers, &history);
-                Ok(Some(SnapshotImage {
-                    layers: details
-                        .root_fs
-                        .layers
+                match futures::try_join!(self.inspect(&image.id), self.history(&image.id)) {
+                    Ok(found) => Ok(Some(found)),
+                    Err(error) if error.kind() == ErrorKind::NotFound => Ok(None),
+                    Err(error) => Err(error),
+                }
+            })
+            .buffer_unordered(SNAPSHOT_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let found: Vec<(ImageDetails, Vec<HistoryEntry>)> = found.into_iter().flatten().collect();
+        // Each image's size is the exact size of its layer stack: an image
+        // whose top layer is another image's layer pins the sizes below it.
+        let stack_sizes: HashMap<String, u64> = found
+            .iter()
+            .filter_map(|(details, _)| {
+                let top = chain_ids(&details.root_fs.layers).pop()?;
+                Some((top, details.size))
+            })
+            .collect();
+        let images = found
+            .into_iter()
+            .map(|(details, history)| {
+                let layers = &details.root_fs.layers;
+                let guessed = convert::layer_sizes(layers, &history);
+                let sizes = convert::pinned_layer_sizes(&chain_ids(layers), &guessed, &stack_sizes);
+                SnapshotImage {
+                    layers: layers
                         .iter()
                         .zip(sizes)
                         .map(|(diff_id, size)| SnapshotLayer {
@@ -293,15 +310,10 @@ impl DockerImageService {
                     labels: details.config.labels,
                     repo_tags: details.repo_tags,
                     repo_digests: details.repo_digests,
-                }))
+                }
             })
-            .buffer_unordered(SNAPSHOT_CONCURRENCY)
-            .try_collect()
-            .await?;
-        Ok(EngineSnapshot {
-            images: images.into_iter().flatten().collect(),
-            containers,
-        })
+            .collect();
+        Ok(EngineSnapshot { images, containers })
     }
 
     /// The engine's image list, as bollard reads it.

@@ -675,7 +675,8 @@ async fn dry_run_prune_plans_what_prune_does(engine: &'static str) {
         format!(
             "FROM scratch\nCOPY busybox /bin/busybox\nLABEL {label}\n\
              RUN [\"/bin/busybox\", \"mkdir\", \"/data\"]\nCOPY big.bin /data/big.bin\n\
-             RUN [\"/bin/busybox\", \"touch\", \"/data/empty\"]\nCOPY small.txt /small.txt\n"
+             RUN [\"/bin/busybox\", \"touch\", \"/data/empty\"]\nENV STAGE=final\n\
+             RUN [\"/bin/busybox\", \"true\"]\nCOPY small.txt /small.txt\nCMD [\"/bin/busybox\"]\n"
         ),
     )
     .unwrap();
