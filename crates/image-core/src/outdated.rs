@@ -294,6 +294,39 @@ mod tests {
     }
 
     #[test]
+    fn checks_compare_normalized_names_and_select_the_named_tag() {
+        let tags = vec!["alpine:3.20".to_string(), "alpine:latest".to_string()];
+        // `docker.io/library/alpine` is the repository `alpine` names.
+        let digests = vec![
+            format!("alpine@{}", digest("a")),
+            format!("docker.io/library/alpine@{}", digest("b")),
+        ];
+        let local = vec![digest("a"), digest("b")];
+        assert_eq!(
+            checks_of(&tags, &digests, None, false),
+            vec![
+                Check::Ask {
+                    reference: "alpine:3.20".into(),
+                    local: local.clone(),
+                },
+                Check::Ask {
+                    reference: "alpine:latest".into(),
+                    local: local.clone(),
+                },
+            ]
+        );
+        // A bare name is its `latest` tag.
+        let latest = reference("alpine").tag_name_only();
+        assert_eq!(
+            checks_of(&tags, &digests, Some(&latest), true),
+            vec![Check::Ask {
+                reference: "alpine:latest".into(),
+                local,
+            }]
+        );
+    }
+
+    #[test]
     fn tags_without_a_repo_digest_are_unknown_when_named_and_skipped_otherwise() {
         let tags = vec!["myapp:1".to_string(), "alpine:3".to_string()];
         let digests = vec![format!("alpine@{}", digest("a"))];

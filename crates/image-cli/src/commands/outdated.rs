@@ -6,7 +6,9 @@
 //! repository (what `pull` and `push` record) and the digest the registry
 //! gives for the tag now ([`ImageService::registry_digest`]; the Docker
 //! backend asks the engine's distribution endpoint with the docker
-//! config's credentials):
+//! config's credentials). The comparison is [`image_core::outdated`]'s,
+//! the one imgd answers with; this module picks the images and renders
+//! the answers:
 //!
 //! ```text
 //! IMAGE           STATUS             LOCAL DIGEST          REGISTRY DIGEST       REASON
@@ -47,8 +49,8 @@
 use std::collections::BTreeMap;
 
 use futures::StreamExt as _;
-use image_core::reference::Reference;
-use image_core::{Digest, ImageService, ListOptions, Result, short_id};
+use image_core::outdated::{OutdatedStatus, UpdateStatus, checks_of, checks_of_image, resolve};
+use image_core::{ImageService, ListOptions, short_id};
 use serde::Serialize;
 
 use super::{ExitStatus, Io, error_text, report};
@@ -62,58 +64,7 @@ const CONCURRENCY: usize = 8;
 /// What an absent digest shows as in tables and templates.
 const NONE: &str = "-";
 
-/// How a tag compares with its registry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// The registry's tag points at what was pulled.
-    UpToDate,
-    /// The registry's tag points elsewhere.
-    UpdateAvailable,
-    /// The comparison could not be made (see the reason).
-    Unknown,
-}
-
-impl Status {
-    /// The words the table shows.
-    pub fn text(self) -> &'static str {
-        match self {
-            Status::UpToDate => "up to date",
-            Status::UpdateAvailable => "update available",
-            Status::Unknown => "unknown",
-        }
-    }
-}
-
-/// The answer for one tag, as `--json` prints it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Outcome {
-    /// The tag (familiar, `alpine:3.20`), or the image as named when it has
-    /// no tag.
-    pub image: String,
-    /// The comparison.
-    pub status: Status,
-    /// The local repo digest compared, if any.
-    pub local_digest: Option<Digest>,
-    /// The registry's digest for the tag, if it gave one.
-    pub registry_digest: Option<Digest>,
-    /// Why the status is `unknown`.
-    pub reason: Option<String>,
-}
-
-impl Outcome {
-    fn unknown(image: impl Into<String>, reason: impl Into<String>) -> Outcome {
-        Outcome {
-            image: image.into(),
-            status: Status::Unknown,
-            local_digest: None,
-            registry_digest: None,
-            reason: Some(reason.into()),
-        }
-    }
-}
-
-/// One row of the table: an [`Outcome`] formatted for display.
+/// One row of the table: an [`OutdatedStatus`] formatted for display.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OutdatedRow {
     /// `IMAGE`.
@@ -160,7 +111,7 @@ fn shown_digest(digest: Option<&str>, truncate: bool) -> String {
 
 impl OutdatedRow {
     /// The row of an outcome.
-    pub fn of(outcome: &Outcome, truncate: bool) -> OutdatedRow {
+    pub fn of(outcome: &OutdatedStatus, truncate: bool) -> OutdatedRow {
         OutdatedRow {
             image: outcome.image.clone(),
             status: outcome.status.text().to_string(),
@@ -173,123 +124,6 @@ impl OutdatedRow {
                 .replace(['\n', '\t'], " "),
         }
     }
-}
-
-/// A tag to compare, or an answer known without asking.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Check {
-    /// Ask the registry for `reference` and compare with `local`.
-    Ask {
-        /// The tag, familiar.
-        reference: String,
-        /// The image's repo digests (`sha256:...`) for the tag's repository.
-        local: Vec<Digest>,
-    },
-    /// Already answered.
-    Known(Outcome),
-}
-
-/// The checks of one image with `repo_tags` and `repo_digests`: every tag,
-/// or only `only` (a normalized `name:tag`) when the image has it. Tags
-/// without a repo digest for their repository are `unknown` when `named`
-/// (the user asked about this image), skipped otherwise.
-pub fn checks_of(
-    repo_tags: &[String],
-    repo_digests: &[String],
-    only: Option<&Reference>,
-    named: bool,
-) -> Vec<Check> {
-    let tags: Vec<Reference> = repo_tags
-        .iter()
-        .filter_map(|tag| Reference::parse_normalized(tag).ok())
-        .filter(|tag| tag.tag().is_some())
-        .collect();
-    let wanted = only.map(Reference::to_string);
-    let only_named = wanted
-        .as_ref()
-        .is_some_and(|wanted| tags.iter().any(|tag| &tag.to_string() == wanted));
-    let digests: Vec<Reference> = repo_digests
-        .iter()
-        .filter_map(|digest| Reference::parse_normalized(digest).ok())
-        .filter(|digest| digest.digest().is_some())
-        .collect();
-    tags.iter()
-        .filter(|tag| !only_named || Some(tag.to_string()) == wanted)
-        .filter_map(|tag| {
-            let name = tag.name();
-            let local: Vec<Digest> = digests
-                .iter()
-                .filter(|digest| digest.name() == name)
-                .filter_map(|digest| digest.digest().map(str::to_string))
-                .collect();
-            if !local.is_empty() {
-                Some(Check::Ask {
-                    reference: tag.familiar(),
-                    local,
-                })
-            } else if named {
-                Some(Check::Known(Outcome::unknown(
-                    tag.familiar(),
-                    format!(
-                        "no repo digest for {}: not pulled from a registry",
-                        tag.familiar_name()
-                    ),
-                )))
-            } else {
-                None
-            }
-        })
-        .collect()
-}
-
-/// The outcome for `reference` whose local repo digests are `local`, given
-/// the registry's answer.
-pub fn compare(reference: &str, local: &[Digest], answer: Result<Option<Digest>>) -> Outcome {
-    match answer {
-        Ok(Some(remote)) => {
-            let matching = local.iter().find(|digest| **digest == remote);
-            Outcome {
-                image: reference.to_string(),
-                status: if matching.is_some() {
-                    Status::UpToDate
-                } else {
-                    Status::UpdateAvailable
-                },
-                local_digest: matching.or(local.first()).cloned(),
-                registry_digest: Some(remote),
-                reason: None,
-            }
-        }
-        Ok(None) => Outcome {
-            local_digest: local.first().cloned(),
-            ..Outcome::unknown(reference, "the registry has no such tag")
-        },
-        Err(error) => Outcome {
-            local_digest: local.first().cloned(),
-            ..Outcome::unknown(reference, error.to_string())
-        },
-    }
-}
-
-/// The checks of a named image: the tag it names, else all its tags.
-async fn checks_of_named(service: &dyn ImageService, name: &str) -> Result<Vec<Check>> {
-    let details = service.inspect(name).await?;
-    if details.repo_tags.is_empty() {
-        return Ok(vec![Check::Known(Outcome::unknown(
-            name,
-            "untagged image: no tag to look up",
-        ))]);
-    }
-    let only = Reference::parse_normalized(name)
-        .ok()
-        .filter(|r| r.digest().is_none())
-        .map(|r| r.tag_name_only());
-    Ok(checks_of(
-        &details.repo_tags,
-        &details.repo_digests,
-        only.as_ref(),
-        true,
-    ))
 }
 
 /// Runs `image outdated`.
@@ -330,22 +164,14 @@ pub async fn run(service: &dyn ImageService, args: &OutdatedArgs, io: &mut Io<'_
         }
     } else {
         for name in &args.images {
-            match checks_of_named(service, name).await {
+            match checks_of_image(service, name).await {
                 Ok(found) => checks.extend(found),
                 Err(error) => errors.push(error_text(&error)),
             }
         }
     }
-    let outcomes: Vec<Outcome> = futures::stream::iter(checks)
-        .map(|check| async move {
-            match check {
-                Check::Known(outcome) => outcome,
-                Check::Ask { reference, local } => {
-                    let answer = service.registry_digest(&reference, None).await;
-                    compare(&reference, &local, answer)
-                }
-            }
-        })
+    let outcomes: Vec<OutdatedStatus> = futures::stream::iter(checks)
+        .map(|check| resolve(service, check))
         .buffered(CONCURRENCY)
         .collect()
         .await;
@@ -363,7 +189,7 @@ pub async fn run(service: &dyn ImageService, args: &OutdatedArgs, io: &mut Io<'_
     } else {
         Ok(outcomes
             .iter()
-            .filter(|outcome| outcome.status == Status::UpdateAvailable)
+            .filter(|outcome| outcome.status == UpdateStatus::UpdateAvailable)
             .map(|outcome| format!("{}\n", outcome.image))
             .collect())
     };
@@ -389,6 +215,7 @@ pub async fn run(service: &dyn ImageService, args: &OutdatedArgs, io: &mut Io<'_
 #[allow(clippy::unwrap_used)]
 mod tests {
     use image_core::ImageError;
+    use image_core::outdated::compare;
 
     use super::*;
 
@@ -397,75 +224,17 @@ mod tests {
     }
 
     #[test]
-    fn checks_pair_tags_with_their_repositories_digests() {
-        let tags = vec![
-            "alpine:3.20".to_string(),
-            "alpine:latest".to_string(),
-            "mirror.example/alpine:3.20".to_string(),
-        ];
-        let digests = vec![
-            format!("alpine@{}", digest("a")),
-            format!("docker.io/library/alpine@{}", digest("b")),
-        ];
-        let all = checks_of(&tags, &digests, None, false);
-        assert_eq!(
-            all,
-            vec![
-                Check::Ask {
-                    reference: "alpine:3.20".into(),
-                    local: vec![digest("a"), digest("b")],
-                },
-                Check::Ask {
-                    reference: "alpine:latest".into(),
-                    local: vec![digest("a"), digest("b")],
-                },
-            ],
-            "the mirror tag has no repo digest and is skipped"
-        );
-        let named = checks_of(&tags, &digests, None, true);
-        assert_eq!(named.len(), 3);
-        assert_eq!(
-            named[2],
-            Check::Known(Outcome::unknown(
-                "mirror.example/alpine:3.20",
-                "no repo digest for mirror.example/alpine: not pulled from a registry"
-            ))
-        );
-        let latest = Reference::parse_normalized("alpine")
-            .unwrap()
-            .tag_name_only();
-        let only = checks_of(&tags, &digests, Some(&latest), true);
-        assert_eq!(only.len(), 1);
-        assert!(matches!(&only[0], Check::Ask { reference, .. } if reference == "alpine:latest"));
-        // A name the image does not have as a tag (an ID) checks every tag.
-        let other = Reference::parse_normalized("abc123")
-            .unwrap()
-            .tag_name_only();
-        assert_eq!(checks_of(&tags, &digests, Some(&other), true).len(), 3);
-    }
-
-    #[test]
-    fn comparisons_and_their_rows() {
+    fn rows_shorten_digests_and_flatten_reasons() {
         let local = vec![digest("a"), digest("b")];
-        let same = compare("app:1", &local, Ok(Some(digest("b"))));
-        assert_eq!(same.status, Status::UpToDate);
-        assert_eq!(same.local_digest, Some(digest("b")));
         let newer = compare("app:1", &local, Ok(Some(digest("c"))));
-        assert_eq!(newer.status, Status::UpdateAvailable);
-        assert_eq!(newer.local_digest, Some(digest("a")));
-        assert_eq!(newer.registry_digest, Some(digest("c")));
         let row = OutdatedRow::of(&newer, true);
+        assert_eq!(row.image, "app:1");
         assert_eq!(row.local_digest, "sha256:aaaaaaaaaaaa");
         assert_eq!(row.registry_digest, "sha256:cccccccccccc");
         assert_eq!(row.status, "update available");
+        assert_eq!(row.reason, "");
         assert_eq!(OutdatedRow::of(&newer, false).registry_digest, digest("c"));
 
-        let missing = compare("app:1", &local, Ok(None));
-        assert_eq!(missing.status, Status::Unknown);
-        assert_eq!(
-            missing.reason.as_deref(),
-            Some("the registry has no such tag")
-        );
         let failed = compare(
             "app:1",
             &local,
@@ -474,8 +243,8 @@ mod tests {
                 message: "500\nInternal".into(),
             }),
         );
-        assert_eq!(failed.registry_digest, None);
         let row = OutdatedRow::of(&failed, true);
+        assert_eq!(row.status, "unknown");
         assert_eq!(row.registry_digest, "-");
         assert_eq!(row.reason, "registry r.example: 500 Internal");
         let json = serde_json::to_value(&failed).unwrap();
