@@ -1713,7 +1713,7 @@ mod tests {
         let history = vec![
             step("CMD [\"sh\"]", 0),
             step("COPY f / # buildkit", 7),
-            step("WORKDIR /w", 0),
+            step("ENV X=1", 0),
             step("RUN /bin/sh -c chmod 700 /x # buildkit", 0),
             step("ADD rootfs.tar / # buildkit", 9),
         ];
