@@ -14,7 +14,7 @@
 //! - `engine up|down|env|status|check|install`: the real-engine harness, see
 //!   [`engine`].
 //! - `bench cli`: times `imgctl` against the docker CLI and the raw API on a
-//!   private engine with 1,000 images, see [`bench`]. Not part of `ci`.
+//!   private engine with 1,000 images, see [`bench`](mod@bench). Not part of `ci`.
 //! - `bench http`: drives imgd's image list and the engine's own with wrk,
 //!   see [`bench_http`]. Not part of `ci`.
 
@@ -138,7 +138,9 @@ fn engine_task(args: &[String]) -> Result<(), String> {
     }
 }
 
-/// `cargo xtask ci`: fmt check, clippy with `-D warnings`, then [`test`].
+/// `cargo xtask ci`: fmt check, clippy with `-D warnings`, the docs with
+/// rustdoc's warnings as errors (broken links, private links), then
+/// [`test`](fn@test).
 fn ci() -> Result<(), String> {
     cargo(&["fmt", "--all", "--check"])
         .map_err(|e| format!("{e}\n  fix it locally with: cargo xtask fmt"))?;
@@ -151,6 +153,12 @@ fn ci() -> Result<(), String> {
         "-D",
         "warnings",
     ])?;
+    let mut doc = cargo_command(&["doc", "--workspace", "--no-deps", "--all-features"]);
+    doc.env("RUSTDOCFLAGS", "-D warnings");
+    run(
+        doc,
+        "RUSTDOCFLAGS='-D warnings' cargo doc --workspace --no-deps --all-features",
+    )?;
     test(&[])
 }
 

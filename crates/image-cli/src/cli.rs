@@ -282,8 +282,12 @@ pub struct PruneArgs {
     /// Remove all unused images, not just dangling ones
     #[arg(short = 'a', long)]
     pub all: bool,
-    /// Provide filter values (e.g. "until=<timestamp>")
-    #[arg(long = "filter", value_name = "filter")]
+    /// The filters (`until`, `label`, `label!`), docker's help text below.
+    #[arg(
+        long = "filter",
+        value_name = "filter",
+        help = "Provide filter values (e.g. \"until=<timestamp>\")"
+    )]
     pub filters: Vec<String>,
     /// Do not prompt for confirmation
     #[arg(short = 'f', long)]

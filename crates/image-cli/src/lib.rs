@@ -2,7 +2,7 @@
 //!
 //! The library behind the `imgctl` binary: clap definitions ([`cli`]), one
 //! module per command ([`commands`]), each taking a `&dyn ImageService`,
-//! typed options and an [`Io`](commands::Io), and the renderers
+//! typed options and an [`Io`], and the renderers
 //! ([`render`]) for docker's tables, units, JSON and Go templates. Only
 //! `main.rs` builds a backend.
 

@@ -1,6 +1,6 @@
 //! The one error shape of the API, `{"error":{"kind","message"}}`, and how
 //! every failure becomes it: image-core's [`ImageError`] by its
-//! [`ErrorKind`](image_core::ErrorKind), axum's own rejections (bad JSON, bad
+//! [`ErrorKind`], axum's own rejections (bad JSON, bad
 //! query, bad path), unknown routes, wrong methods, oversized bodies, a
 //! missing token, read-only mode and a full work queue. Bad input is always a
 //! 4xx; only backend failures are 5xx.

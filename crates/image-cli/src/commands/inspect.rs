@@ -7,10 +7,10 @@
 //! * The engine's raw JSON, which the default output indents (Go's
 //!   `json.Indent`, so nothing is re-escaped) and `--format json` compacts,
 //!   both inside one array. imgctl writes the fields it has in the engine's
-//!   order and shape ([`RawImage`]): `null` for an unset `Env`, `Cmd`,
+//!   order and shape (`RawImage`): `null` for an unset `Env`, `Cmd`,
 //!   `Entrypoint`, `Volumes` or `Labels`, no `ExposedPorts` or `StopSignal`
 //!   when empty.
-//! * The client's typed `image.InspectResponse` ([`TypedImage`]), on which a
+//! * The client's typed `image.InspectResponse` (`TypedImage`), on which a
 //!   `--format` template runs first; its fields have Go's names (`.ID`, not
 //!   `.Id`). When that execution fails, docker runs the template again on
 //!   the raw JSON decoded into maps (so `{{.Id}}` works there, an unset
