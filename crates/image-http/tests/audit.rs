@@ -115,14 +115,14 @@ async fn mutating_requests_are_audited_without_secrets() {
     let fields = |i: usize| records[i]["fields"].clone();
     assert_eq!(fields(0)["route"], "/api/v1/images/{image}/tag");
     assert_eq!(fields(0)["method"], "POST");
-    assert_eq!(fields(0)["target_image"], "alpine:3.20 -> audited:1");
+    assert_eq!(fields(0)["target"], "alpine:3.20 -> audited:1");
     assert_eq!(fields(0)["outcome"], "ok");
     assert_eq!(fields(0)["status"], 201);
     assert!(fields(0)["duration_ms"].as_f64().is_some());
     assert_eq!(fields(1)["outcome"], "unauthorized");
     assert_eq!(fields(1)["status"], 401);
     assert_eq!(fields(2)["route"], "/api/v1/images/pull");
-    assert_eq!(fields(2)["target_image"], "redis:7-alpine");
+    assert_eq!(fields(2)["target"], "redis:7-alpine");
     assert_eq!(fields(2)["outcome"], "ok");
     assert_eq!(fields(2)["streamed"], true);
 
@@ -165,13 +165,13 @@ async fn mutating_requests_are_audited_without_secrets() {
     let request = &records[3];
     assert_eq!(request["route"], "/api/v1/cleanup");
     assert_eq!(request["method"], "POST");
-    assert_eq!(request["target_image"], "dry_run=true repositories=*");
+    assert_eq!(request["target"], "dry_run=true repositories=*");
     assert_eq!(request["outcome"], "ok");
     let scheduled = &records[4];
     assert_eq!(scheduled["route"], "cleanup");
     assert_eq!(scheduled["method"], "SCHEDULED");
     assert_eq!(scheduled["outcome"], "ok", "{scheduled}");
-    let target = scheduled["target_image"].as_str().unwrap();
+    let target = scheduled["target"].as_str().unwrap();
     assert!(
         target.starts_with("planned=3 done=3 refused=0 changed=0"),
         "{target}"
