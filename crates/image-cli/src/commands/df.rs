@@ -54,7 +54,7 @@ use serde::Serialize;
 
 use super::{ExitStatus, Io, report};
 use crate::cli::DfArgs;
-use crate::render::format::{Columns, Format, FormatError};
+use crate::render::format::{Format, FormatError};
 use crate::render::template::Template;
 use crate::render::units::{created_since, human_size, human_size_with_precision};
 
@@ -134,26 +134,6 @@ pub struct ImageRow {
     /// `VIRTUAL SIZE` (deprecated by docker; the size with 4 digits).
     #[serde(rename = "VirtualSize")]
     pub virtual_size: String,
-}
-
-impl Columns for ImageRow {
-    fn column(&self, name: &str) -> Option<&str> {
-        let text = match name {
-            "Containers" => &self.containers,
-            "CreatedAt" => &self.created_at,
-            "CreatedSince" => &self.created_since,
-            "Digest" => &self.digest,
-            "ID" => &self.id,
-            "Repository" => &self.repository,
-            "SharedSize" => &self.shared_size,
-            "Size" => &self.size,
-            "Tag" => &self.tag,
-            "UniqueSize" => &self.unique_size,
-            "VirtualSize" => &self.virtual_size,
-            _ => return None,
-        };
-        Some(text)
-    }
 }
 
 /// What a `-v` template other than `table` runs on, once (docker's
@@ -356,8 +336,7 @@ fn table(
 fn verbose_tables(images: &[ImageRow]) -> Result<String, FormatError> {
     let none: &[()] = &[];
     let mut text = String::from("Images space usage:\n\n");
-    // One row per image: filled in directly, as `images` does.
-    text.push_str(&Format::parse(IMAGE_TABLE)?.write_columns(images, &image_headers())?);
+    text.push_str(&table(IMAGE_TABLE, images, &image_headers())?);
     text.push_str("\nContainers space usage:\n\n");
     text.push_str(&table(CONTAINER_TABLE, none, &container_headers())?);
     text.push_str("\nLocal Volumes space usage:\n\n");
