@@ -8,7 +8,9 @@
 
 #![allow(dead_code)]
 
-use std::collections::HashMap;
+#[path = "../../../image-docker/tests/support/gate.rs"]
+mod gate;
+pub use gate::require;
 
 /// One private engine of the harness, and what a test needs around it.
 #[derive(Debug, Clone)]
@@ -23,39 +25,6 @@ pub struct EngineEnv {
     pub docker_cli: String,
     /// The private docker client configuration directory.
     pub docker_config: String,
-}
-
-fn var(key: &str) -> Option<String> {
-    std::env::var(key).ok().filter(|v| !v.is_empty())
-}
-
-/// The values of `keys`, or `None` after printing why `what` (a test, and
-/// where it runs) is skipped. Under CI a missing variable panics.
-pub fn require(what: &str, keys: &[&str]) -> Option<HashMap<String, String>> {
-    let values: HashMap<String, String> = keys
-        .iter()
-        .filter_map(|k| var(k).map(|v| (k.to_string(), v)))
-        .collect();
-    let missing: Vec<&str> = keys
-        .iter()
-        .copied()
-        .filter(|k| !values.contains_key(*k))
-        .collect();
-    if !missing.is_empty() {
-        let message = format!(
-            "SKIP {what}: {} not set (run the real-engine tests with `cargo xtask test`)",
-            missing.join(", ")
-        );
-        if var("CI").is_some() {
-            panic!("{message}; under CI every real-engine test must run");
-        }
-        // Written to the real stderr, past the test harness's capture, so the
-        // skip is visible in a plain `cargo test`.
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), "{message}");
-        return None;
-    }
-    Some(values)
 }
 
 /// The environment of engine `name` (`A` or `B`), or `None` after printing

@@ -5,7 +5,10 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::collections::HashMap;
+#[path = "../../../image-docker/tests/support/gate.rs"]
+mod gate;
+pub use gate::require;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,38 +27,6 @@ use tokio::task::JoinHandle;
 
 /// The token every test server uses.
 pub const TOKEN: &str = "socket-test-token";
-
-/// The values of `keys`, or `None` after printing why `what` is skipped.
-/// Under CI a missing variable panics.
-pub fn require(what: &str, keys: &[&str]) -> Option<HashMap<String, String>> {
-    let values: HashMap<String, String> = keys
-        .iter()
-        .filter_map(|k| {
-            std::env::var(k)
-                .ok()
-                .filter(|v| !v.is_empty())
-                .map(|v| (k.to_string(), v))
-        })
-        .collect();
-    let missing: Vec<&str> = keys
-        .iter()
-        .copied()
-        .filter(|k| !values.contains_key(*k))
-        .collect();
-    if !missing.is_empty() {
-        let message = format!(
-            "SKIP {what}: {} not set (run the real-engine tests with `cargo xtask test`)",
-            missing.join(", ")
-        );
-        if std::env::var("CI").is_ok_and(|v| !v.is_empty()) {
-            panic!("{message}; under CI every real-engine test must run");
-        }
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), "{message}");
-        return None;
-    }
-    Some(values)
-}
 
 /// One imgd on a loopback port.
 pub struct Served {
