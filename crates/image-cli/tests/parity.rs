@@ -95,9 +95,6 @@ enum Outcome {
     Equal,
     /// Different in a known, intended way (described).
     Intended(String),
-    /// Different in a known way that is not intended, asserted exactly so
-    /// that a fix shows up (described; see the report in the module docs).
-    Known(String),
 }
 
 /// One engine, its scratch directory and the two tools.
@@ -327,7 +324,6 @@ struct Parity<'a> {
     comparisons: usize,
     equal: usize,
     intended: Vec<String>,
-    known: Vec<String>,
     differences: Vec<String>,
 }
 
@@ -340,7 +336,6 @@ impl<'a> Parity<'a> {
             comparisons: 0,
             equal: 0,
             intended: Vec::new(),
-            known: Vec::new(),
             differences: Vec::new(),
         }
     }
@@ -350,7 +345,6 @@ impl<'a> Parity<'a> {
         match outcome {
             Ok(Outcome::Equal) => self.equal += 1,
             Ok(Outcome::Intended(why)) => self.intended.push(format!("{what}: {why}")),
-            Ok(Outcome::Known(why)) => self.known.push(format!("{what}: {why}")),
             Err(difference) => self.differences.push(format!("{what}:\n{difference}")),
         }
     }
@@ -409,18 +403,14 @@ impl<'a> Parity<'a> {
         let engine = self.engine.env.name;
         let mut summary = format!(
             "parity on engine {engine}: {} comparisons, {} equal, {} intentionally different, \
-             {} known differences, {} unexpected differences\n",
+             {} unexpected differences\n",
             self.comparisons,
             self.equal,
             self.intended.len(),
-            self.known.len(),
             self.differences.len()
         );
         for intended in &self.intended {
             let _ = writeln!(summary, "  intended: {intended}");
-        }
-        for known in &self.known {
-            let _ = writeln!(summary, "  known: {known}");
         }
         use std::io::Write as _;
         let _ = std::io::stderr().write_all(summary.as_bytes());
@@ -456,23 +446,6 @@ fn intended(
             Ok(Outcome::Equal)
         } else if expect(docker) == *imgctl {
             Ok(Outcome::Intended(why.to_string()))
-        } else {
-            Err(difference(docker, imgctl))
-        }
-    }
-}
-
-/// A known difference: imgctl prints what `expect` makes of docker's run.
-#[allow(dead_code)]
-fn known(
-    why: &'static str,
-    expect: impl Fn(&Run) -> Run,
-) -> impl Fn(&Run, &Run) -> Result<Outcome, String> {
-    move |docker: &Run, imgctl: &Run| {
-        if docker == imgctl {
-            Ok(Outcome::Equal)
-        } else if expect(docker) == *imgctl {
-            Ok(Outcome::Known(why.to_string()))
         } else {
             Err(difference(docker, imgctl))
         }

@@ -52,7 +52,7 @@ use image_core::reference::Reference;
 use image_core::{DiskUsage, ImageService, ImageUsage, short_id};
 use serde::Serialize;
 
-use super::{ExitStatus, Io, report};
+use super::{ExitStatus, Io, print_output, report};
 use crate::cli::DfArgs;
 use crate::render::format::{Format, FormatError};
 use crate::render::template::Template;
@@ -430,14 +430,5 @@ pub async fn run(service: &dyn ImageService, args: &DfArgs, io: &mut Io<'_>) -> 
         Ok(usage) => usage,
         Err(error) => return report(io, &error),
     };
-    match render(&usage, args, io.now) {
-        Ok(text) => {
-            let _ = io.out.write_all(text.as_bytes());
-            ExitStatus::Success
-        }
-        Err(FormatError(message)) => {
-            let _ = writeln!(io.err, "{message}");
-            ExitStatus::Failure
-        }
-    }
+    print_output(io, render(&usage, args, io.now))
 }

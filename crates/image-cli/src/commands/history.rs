@@ -8,7 +8,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use image_core::{HistoryEntry, ImageService, short_id};
 use serde::Serialize;
 
-use super::{ExitStatus, Io, report};
+use super::{ExitStatus, Io, print_output, report};
 use crate::cli::HistoryArgs;
 use crate::render::format::{Format, FormatError};
 use crate::render::units::{history_created_since, human_size_with_precision};
@@ -132,14 +132,5 @@ pub async fn run(service: &dyn ImageService, args: &HistoryArgs, io: &mut Io<'_>
         .iter()
         .map(|entry| row_of(entry, args.human, !args.no_trunc, io.now))
         .collect();
-    match format.write(&rows, &headers()) {
-        Ok(text) => {
-            let _ = io.out.write_all(text.as_bytes());
-            ExitStatus::Success
-        }
-        Err(FormatError(message)) => {
-            let _ = writeln!(io.err, "{message}");
-            ExitStatus::Failure
-        }
-    }
+    print_output(io, format.write(&rows, &headers()))
 }

@@ -9,7 +9,7 @@ use image_core::reference::Reference;
 use image_core::{ImageFilters, ImageService, ImageSummary, ListOptions, short_id};
 use serde::Serialize;
 
-use super::{ExitStatus, Io, report};
+use super::{ExitStatus, Io, print_output, report};
 use crate::cli::{ImagesArgs, SortKey};
 use crate::render::format::{Columns, Format, FormatError};
 use crate::render::units::{created_since, human_size, human_size_with_precision};
@@ -365,16 +365,7 @@ pub async fn run(service: &dyn ImageService, args: &ImagesArgs, io: &mut Io<'_>)
     if args.reverse {
         rows.reverse();
     }
-    match format.write_columns(&rows, &headers()) {
-        Ok(text) => {
-            let _ = io.out.write_all(text.as_bytes());
-            ExitStatus::Success
-        }
-        Err(FormatError(message)) => {
-            let _ = writeln!(io.err, "{message}");
-            ExitStatus::Failure
-        }
-    }
+    print_output(io, format.write_columns(&rows, &headers()))
 }
 
 #[cfg(test)]

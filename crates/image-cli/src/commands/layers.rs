@@ -38,7 +38,7 @@ use image_core::{HistoryEntry, ImageError, ImageService, short_id};
 use serde::Serialize;
 
 use super::history::ellipsis;
-use super::{ExitStatus, Io, report};
+use super::{ExitStatus, Io, print_output, report};
 use crate::cli::LayersArgs;
 use crate::render::format::{Format, FormatError};
 use crate::render::units::human_size_with_precision;
@@ -305,16 +305,7 @@ pub async fn run(service: &dyn ImageService, args: &LayersArgs, io: &mut Io<'_>)
         // Removed between the two questions.
         return report(io, &ImageError::not_found(&args.image));
     };
-    match format.write(&rows, &headers()) {
-        Ok(text) => {
-            let _ = io.out.write_all(text.as_bytes());
-            ExitStatus::Success
-        }
-        Err(FormatError(message)) => {
-            let _ = writeln!(io.err, "{message}");
-            ExitStatus::Failure
-        }
-    }
+    print_output(io, format.write(&rows, &headers()))
 }
 
 #[cfg(test)]

@@ -96,6 +96,21 @@ fn capitalized(text: &str) -> String {
     }
 }
 
+/// Prints a command's rendered output on stdout, or the rendering's error
+/// (a template that does not execute) on stderr with exit status 1.
+pub fn print_output<E: std::fmt::Display>(io: &mut Io<'_>, rendered: Result<String, E>) -> ExitStatus {
+    match rendered {
+        Ok(text) => {
+            let _ = io.out.write_all(text.as_bytes());
+            ExitStatus::Success
+        }
+        Err(message) => {
+            let _ = writeln!(io.err, "{message}");
+            ExitStatus::Failure
+        }
+    }
+}
+
 /// Reports an error on stderr, in docker's words.
 pub fn report(io: &mut Io<'_>, error: &ImageError) -> ExitStatus {
     let _ = writeln!(io.err, "{}", error_text(error));

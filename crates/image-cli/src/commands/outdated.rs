@@ -53,7 +53,7 @@ use image_core::outdated::{OutdatedStatus, UpdateStatus, checks_of, checks_of_im
 use image_core::{ImageService, ListOptions, short_id};
 use serde::Serialize;
 
-use super::{ExitStatus, Io, error_text, report};
+use super::{ExitStatus, Io, error_text, print_output, report};
 use crate::cli::OutdatedArgs;
 use crate::render::format::{Format, FormatError};
 
@@ -193,16 +193,7 @@ pub async fn run(service: &dyn ImageService, args: &OutdatedArgs, io: &mut Io<'_
             .map(|outcome| format!("{}\n", outcome.image))
             .collect())
     };
-    let status = match written {
-        Ok(text) => {
-            let _ = io.out.write_all(text.as_bytes());
-            ExitStatus::Success
-        }
-        Err(message) => {
-            let _ = writeln!(io.err, "{message}");
-            ExitStatus::Failure
-        }
-    };
+    let status = print_output(io, written);
     if errors.is_empty() {
         status
     } else {

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use image_core::{ContainerRef, ImageService, ListOptions, short_id};
 use serde::Serialize;
 
-use super::{ExitStatus, Io, error_text, report};
+use super::{ExitStatus, Io, error_text, print_output, report};
 use crate::cli::UsageArgs;
 use crate::render::format::{Format, FormatError};
 
@@ -166,16 +166,7 @@ pub async fn run(service: &dyn ImageService, args: &UsageArgs, io: &mut Io<'_>) 
     if default_format && args.quiet {
         rows.retain(|row| row.id != NONE);
     }
-    let status = match format.write(&rows, &headers()) {
-        Ok(text) => {
-            let _ = io.out.write_all(text.as_bytes());
-            ExitStatus::Success
-        }
-        Err(FormatError(message)) => {
-            let _ = writeln!(io.err, "{message}");
-            ExitStatus::Failure
-        }
-    };
+    let status = print_output(io, format.write(&rows, &headers()));
     if errors.is_empty() {
         status
     } else {
