@@ -98,7 +98,10 @@ fn capitalized(text: &str) -> String {
 
 /// Prints a command's rendered output on stdout, or the rendering's error
 /// (a template that does not execute) on stderr with exit status 1.
-pub fn print_output<E: std::fmt::Display>(io: &mut Io<'_>, rendered: Result<String, E>) -> ExitStatus {
+pub fn print_output<E: std::fmt::Display>(
+    io: &mut Io<'_>,
+    rendered: Result<String, E>,
+) -> ExitStatus {
     match rendered {
         Ok(text) => {
             let _ = io.out.write_all(text.as_bytes());
