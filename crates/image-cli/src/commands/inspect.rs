@@ -31,7 +31,7 @@ use image_core::{EmptyObject, ErrorKind, ImageConfig, ImageDetails, ImageService
 use serde::Serialize;
 use serde::ser::{SerializeStruct, Serializer};
 
-use super::{ExitStatus, Io, error_text};
+use super::{ExitStatus, Io, error_text, report_last};
 use crate::cli::{InspectArgs, ObjectInspectArgs};
 use crate::render::template::Template;
 
@@ -430,11 +430,7 @@ async fn run_with(
             status = ExitStatus::Failure;
         }
     }
-    if !errors.is_empty() {
-        let _ = writeln!(io.err, "{}", errors.join("\n"));
-        status = ExitStatus::Failure;
-    }
-    status
+    report_last(io, status, &errors)
 }
 
 #[cfg(test)]

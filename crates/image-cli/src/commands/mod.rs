@@ -114,6 +114,17 @@ pub fn print_output<E: std::fmt::Display>(
     }
 }
 
+/// Reports the errors of the arguments that failed (docker's commands go
+/// on past a failing argument and report it last) after a run that ended
+/// with `status`: exit status 1 when there were any.
+pub fn report_last(io: &mut Io<'_>, status: ExitStatus, errors: &[String]) -> ExitStatus {
+    if errors.is_empty() {
+        return status;
+    }
+    let _ = writeln!(io.err, "{}", errors.join("\n"));
+    ExitStatus::Failure
+}
+
 /// Reports an error on stderr, in docker's words.
 pub fn report(io: &mut Io<'_>, error: &ImageError) -> ExitStatus {
     let _ = writeln!(io.err, "{}", error_text(error));

@@ -53,7 +53,7 @@ use image_core::outdated::{OutdatedStatus, UpdateStatus, checks_of, checks_of_im
 use image_core::{ImageService, ListOptions, short_id};
 use serde::Serialize;
 
-use super::{ExitStatus, Io, error_text, print_output, report};
+use super::{ExitStatus, Io, error_text, print_output, report, report_last};
 use crate::cli::OutdatedArgs;
 use crate::render::format::{Format, FormatError};
 
@@ -194,12 +194,7 @@ pub async fn run(service: &dyn ImageService, args: &OutdatedArgs, io: &mut Io<'_
             .collect())
     };
     let status = print_output(io, written);
-    if errors.is_empty() {
-        status
-    } else {
-        let _ = writeln!(io.err, "{}", errors.join("\n"));
-        ExitStatus::Failure
-    }
+    report_last(io, status, &errors)
 }
 
 #[cfg(test)]

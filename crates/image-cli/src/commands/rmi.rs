@@ -4,7 +4,7 @@
 
 use image_core::{ImageService, RemoveAction, RemoveOptions};
 
-use super::{ExitStatus, Io, error_text};
+use super::{ExitStatus, Io, error_text, report_last};
 use crate::cli::RmiArgs;
 
 /// Runs `rmi`.
@@ -30,10 +30,5 @@ pub async fn run(service: &dyn ImageService, args: &RmiArgs, io: &mut Io<'_>) ->
             Err(error) => errors.push(error_text(&error)),
         }
     }
-    if errors.is_empty() {
-        ExitStatus::Success
-    } else {
-        let _ = writeln!(io.err, "{}", errors.join("\n"));
-        ExitStatus::Failure
-    }
+    report_last(io, ExitStatus::Success, &errors)
 }

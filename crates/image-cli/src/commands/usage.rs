@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use image_core::{ContainerRef, ImageService, ListOptions, short_id};
 use serde::Serialize;
 
-use super::{ExitStatus, Io, error_text, print_output, report};
+use super::{ExitStatus, Io, error_text, print_output, report, report_last};
 use crate::cli::UsageArgs;
 use crate::render::format::{Format, FormatError};
 
@@ -167,12 +167,7 @@ pub async fn run(service: &dyn ImageService, args: &UsageArgs, io: &mut Io<'_>) 
         rows.retain(|row| row.id != NONE);
     }
     let status = print_output(io, format.write(&rows, &headers()));
-    if errors.is_empty() {
-        status
-    } else {
-        let _ = writeln!(io.err, "{}", errors.join("\n"));
-        ExitStatus::Failure
-    }
+    report_last(io, status, &errors)
 }
 
 #[cfg(test)]
